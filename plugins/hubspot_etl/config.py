@@ -1,0 +1,276 @@
+"""The sync configuration: one YAML file, per-environment overlays, validation.
+
+The file (``dags/hubspot_sync.yaml`` by default, or ``$HUBSPOT_ETL_CONFIG``) has four
+top-level keys::
+
+    defaults:      settings every object inherits (connection ids, destination, schedules)
+    objects:       one entry per HubSpot object type to sync; each becomes a DAG
+    owners:        the owners DAG
+    environments:  overlays (dev, staging, prod, ...) deep-merged over the file
+
+The overlay named by ``$HUBSPOT_ETL_ENV`` (or the ``env`` argument) is deep-merged over
+the base document before validation: mappings merge key by key, anything else replaces.
+So an overlay can change one dataset or connection id without copying the file.
+
+Validation is strict (unknown keys are errors) and every error names the offending key,
+e.g. ``objects.deals.destination.type: Input should be 'postgres' or 'bigquery'``. This
+module reads only the local file: no network and no database, so it is safe at DAG parse
+time.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "dags" / "hubspot_sync.yaml"
+CONFIG_ENV_VAR = "HUBSPOT_ETL_CONFIG"
+ENVIRONMENT_ENV_VAR = "HUBSPOT_ETL_ENV"
+
+_OBJECT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,60}$")
+_OBJECT_TYPE_ID = re.compile(r"^[02]-\d+$")
+
+
+class ConfigError(ValueError):
+    """The sync configuration is invalid; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class Destination(_Strict):
+    """Where an object's tables live."""
+
+    type: Literal["postgres", "bigquery"] = "postgres"
+    conn_id: str = "hubspot_warehouse"
+    schema_name: str = Field(default="hubspot", alias="schema", min_length=1, max_length=63)
+    project: str | None = None
+    location: str | None = None
+
+    @field_validator("schema_name")
+    @classmethod
+    def _plain_schema(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError("must contain only letters, digits and underscores and not start with a digit")
+        return value
+
+
+class PropertySelection(_Strict):
+    """Which HubSpot properties to sync. An empty ``include`` means all of them."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+class ScoringSettings(_Strict):
+    """Downstream scoring task group (see include/sql/*/scoring)."""
+
+    enabled: bool = False
+    unit: Literal["companies", "deals"] = "companies"
+    stage_mapping_file: str = "stage_mapping.yaml"
+
+
+class SyncSettings(_Strict):
+    """Settings shared by every object; each object may override any of them."""
+
+    hubspot_conn_id: str = "hubspot_default"
+    destination: Destination = Destination()
+    staging_base: str = "file:///tmp/hubspot_staging"
+    schedule: str | None = "0 * * * *"
+    full_refresh_schedule: str | None = "0 3 * * 0"
+    start_date: datetime = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    lookback_minutes: int = Field(default=15, ge=0, le=7 * 24 * 60)
+    part_size: int = Field(default=10_000, ge=100, le=1_000_000)
+    retries: int = Field(default=3, ge=0, le=20)
+    retry_delay_seconds: int = Field(default=60, ge=1)
+    max_retry_delay_seconds: int = Field(default=1800, ge=1)
+    execution_timeout_minutes: int = Field(default=180, ge=1)
+    pool: str = "hubspot_api"
+    pool_slots: int = Field(default=1, ge=1)
+    tags: tuple[str, ...] = ()
+    max_columns: int = Field(default=1500, ge=10, le=1590)
+
+    @field_validator("schedule", "full_refresh_schedule")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a valid cron expression")
+        return value
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _utc_start(cls, value: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        if hasattr(value, "isoformat") and not isinstance(value, datetime):  # a YAML date
+            return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        return value
+
+
+class ObjectConfig(SyncSettings):
+    """One HubSpot object type to sync into one table (plus association tables)."""
+
+    key: str
+    object_type: str
+    enabled: bool = True
+    properties: PropertySelection = PropertySelection()
+    associations: tuple[str, ...] = ()
+    scoring: ScoringSettings = ScoringSettings()
+
+    @property
+    def dag_id(self) -> str:
+        return f"hubspot_{self.key}"
+
+    @field_validator("object_type")
+    @classmethod
+    def _object_type(cls, value: str) -> str:
+        if not value or len(value) > 100 or not re.fullmatch(r"[A-Za-z0-9_\-]+", value):
+            raise ValueError("must be an object name (contacts, p123_meters) or an objectTypeId (0-1, 2-1001)")
+        return value
+
+
+class OwnersConfig(SyncSettings):
+    enabled: bool = True
+    schedule: str | None = "30 * * * *"
+    full_refresh_schedule: str | None = None
+
+    @property
+    def dag_id(self) -> str:
+        return "hubspot_owners"
+
+
+class SyncConfig(_Strict):
+    """The validated, environment-resolved configuration."""
+
+    environment: str | None = None
+    source: str = ""
+    objects: tuple[ObjectConfig, ...] = ()
+    owners: OwnersConfig = OwnersConfig()
+
+    @model_validator(mode="after")
+    def _unique_tables(self) -> SyncConfig:
+        seen: dict[str, str] = {}
+        for obj in self.objects:
+            if obj.object_type in seen:
+                raise ValueError(
+                    f"objects.{obj.key}.object_type: {obj.object_type!r} is already synced by objects.{seen[obj.object_type]}"
+                )
+            seen[obj.object_type] = obj.key
+        return self
+
+    def object(self, key: str) -> ObjectConfig:
+        for obj in self.objects:
+            if obj.key == key:
+                return obj
+        raise KeyError(key)
+
+
+def deep_merge(base: Any, overlay: Any) -> Any:
+    """Merge ``overlay`` into ``base``: mappings key by key, anything else replaced."""
+    if isinstance(base, dict) and isinstance(overlay, dict):
+        merged = dict(base)
+        for key, value in overlay.items():
+            merged[key] = deep_merge(base.get(key), value) if key in base else copy.deepcopy(value)
+        return merged
+    return copy.deepcopy(overlay)
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: str | None = None) -> SyncConfig:
+    """Read, overlay and validate the configuration file.
+
+    ``path`` defaults to ``$HUBSPOT_ETL_CONFIG`` or ``dags/hubspot_sync.yaml``; ``env``
+    defaults to ``$HUBSPOT_ETL_ENV`` (empty means no overlay).
+    """
+    config_path = Path(path or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
+    env = env if env is not None else (os.environ.get(ENVIRONMENT_ENV_VAR) or None)
+    try:
+        document = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{config_path}: file not found (set {CONFIG_ENV_VAR} to point at the sync config)") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{config_path}: not valid YAML: {exc}") from exc
+    return parse_config(document, env=env, source=str(config_path))
+
+
+def parse_config(document: dict[str, Any], env: str | None = None, source: str = "<config>") -> SyncConfig:
+    """Validate a configuration document (already parsed from YAML)."""
+    if not isinstance(document, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping")
+    unknown = set(document) - {"defaults", "objects", "owners", "environments"}
+    if unknown:
+        raise ConfigError(f"{source}: unknown top-level key(s): {', '.join(sorted(map(str, unknown)))}")
+    document = _apply_environment(document, env, source)
+    defaults = _mapping(document.get("defaults"), "defaults", source)
+    objects = _mapping(document.get("objects"), "objects", source)
+    owners = _mapping(document.get("owners"), "owners", source)
+
+    resolved_objects = []
+    for key, settings in objects.items():
+        settings = _mapping(settings, f"objects.{key}", source)
+        if not isinstance(key, str) or not _OBJECT_KEY.match(key):
+            raise ConfigError(
+                f"{source}: objects.{key}: object keys must be lowercase letters, digits and underscores "
+                "(they name the DAG, hubspot_<key>)"
+            )
+        merged = deep_merge(defaults, settings)
+        merged.setdefault("object_type", key)
+        merged["key"] = key
+        resolved_objects.append(merged)
+    try:
+        return SyncConfig(
+            environment=env,
+            source=source,
+            objects=tuple(resolved_objects),
+            owners=deep_merge({k: v for k, v in defaults.items() if k not in ("schedule", "full_refresh_schedule")}, owners),
+        )
+    except ValidationError as exc:
+        raise ConfigError(_describe_validation_error(exc, resolved_objects, source)) from None
+
+
+def _apply_environment(document: dict[str, Any], env: str | None, source: str) -> dict[str, Any]:
+    environments = _mapping(document.get("environments"), "environments", source)
+    base = {k: v for k, v in document.items() if k != "environments"}
+    if not env:
+        return base
+    if env not in environments:
+        known = ", ".join(sorted(environments)) or "none defined"
+        raise ConfigError(f"{source}: environments.{env}: no such environment (known: {known})")
+    overlay = _mapping(environments[env], f"environments.{env}", source)
+    unknown = set(overlay) - {"defaults", "objects", "owners"}
+    if unknown:
+        raise ConfigError(f"{source}: environments.{env}: unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+    for key in _mapping(overlay.get("objects"), f"environments.{env}.objects", source):
+        if key not in (base.get("objects") or {}):
+            raise ConfigError(f"{source}: environments.{env}.objects.{key}: not an object of the base config")
+    return deep_merge(base, overlay)
+
+
+def _mapping(value: Any, key: str, source: str) -> dict[Any, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: {key}: must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _describe_validation_error(exc: ValidationError, objects: list[dict[str, Any]], source: str) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        if len(loc) >= 2 and loc[0] == "objects" and isinstance(loc[1], int):
+            loc = ["objects", objects[loc[1]]["key"], *loc[2:]]
+        key = ".".join("schema" if part == "schema_name" else str(part) for part in loc)
+        lines.append(f"{key}: {error['msg']}")
+    return f"{source}: invalid configuration:\n  " + "\n  ".join(lines)

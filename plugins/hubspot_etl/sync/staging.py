@@ -1,0 +1,129 @@
+"""Staging files: extracted HubSpot records as bounded NDJSON parts.
+
+Extract writes records to ``<staging_base>/<dag_id>/<run>/<attempt>/part-00001.ndjson``
+and so on, ``part_size`` records per part, so memory stays flat whatever the object's
+size. ``staging_base`` is any ``ObjectStoragePath``: ``file://`` locally, ``gs://`` or
+``s3://`` on managed Airflow. Each part has a ``part_id`` that is unique per extract
+attempt; the warehouse records loaded part ids, which makes a retried load skip the
+parts it already committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import ObjectStoragePath
+
+
+@dataclass(frozen=True)
+class Part:
+    """One staged file of records."""
+
+    part_id: str
+    uri: str
+    rows: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def safe_path_segment(value: str) -> str:
+    """Make a run id or dag id usable as one path segment on every object store."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", value).strip("._") or "run"
+
+
+def staging_dir(staging_base: str, dag_id: str, run_id: str, attempt: int, conn_id: str | None = None) -> ObjectStoragePath:
+    base = ObjectStoragePath(staging_base, conn_id=conn_id) if conn_id else ObjectStoragePath(staging_base)
+    return base / safe_path_segment(dag_id) / safe_path_segment(run_id) / f"attempt-{attempt}"
+
+
+class PartWriter:
+    """Write records into numbered NDJSON parts of at most ``part_size`` records.
+
+    Use as a context manager; ``parts`` lists what was written once it is closed.
+    """
+
+    def __init__(self, directory: ObjectStoragePath, part_id_prefix: str, part_size: int, name: str = "part") -> None:
+        self.directory = directory
+        self.part_id_prefix = part_id_prefix
+        self.part_size = part_size
+        self.name = name
+        self.parts: list[Part] = []
+        self._handle: Any = None
+        self._path: ObjectStoragePath | None = None
+        self._rows = 0
+
+    def __enter__(self) -> PartWriter:
+        if self.directory.exists():
+            # A previous try of this same attempt directory is garbage: start clean.
+            for stale in self.directory.glob(f"{self.name}-*.ndjson"):
+                stale.unlink()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close_part()
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._handle is None:
+            self._open_part()
+        self._handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
+        self._rows += 1
+        if self._rows >= self.part_size:
+            self._close_part()
+
+    def write_many(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            self.write(record)
+
+    @property
+    def rows_written(self) -> int:
+        return sum(part.rows for part in self.parts) + self._rows
+
+    def _open_part(self) -> None:
+        number = len(self.parts) + 1
+        self._path = self.directory / f"{self.name}-{number:05d}.ndjson"
+        self._handle = self._path.open("wb")
+        self._rows = 0
+
+    def _close_part(self) -> None:
+        if self._handle is None:
+            return
+        self._handle.close()
+        number = len(self.parts) + 1
+        assert self._path is not None
+        self.parts.append(Part(f"{self.part_id_prefix}/{self.name}-{number:05d}", str(self._path), self._rows))
+        self._handle = None
+        self._path = None
+        self._rows = 0
+
+
+def read_part(uri: str, conn_id: str | None = None) -> Iterator[dict[str, Any]]:
+    """Yield the records of one staged part."""
+    path = ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+@contextlib.contextmanager
+def local_copy(uri: str, conn_id: str | None = None) -> Iterator[Path]:
+    """A local filesystem path for a part: the file itself for ``file://``, else a temp copy."""
+    path = ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
+    if path.protocol in ("file", "local", ""):
+        yield Path(path.path)
+        return
+    with tempfile.TemporaryDirectory(prefix="hubspot-part-") as tmp:
+        target = Path(tmp) / "part.ndjson"
+        with path.open("rb") as src, target.open("wb") as dst:
+            shutil.copyfileobj(src, dst, length=1 << 20)
+        yield target

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Create or reuse the project-local virtualenv (.venv) and install everything the
+# tests and the demo need. Safe to run repeatedly: it reinstalls only when a
+# requirements file or pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+VENV=.venv
+STAMP="$VENV/.installed-$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-16)"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "bootstrap: creating $VENV with $("$PYTHON" --version)"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+if [ ! -f "$STAMP" ]; then
+  echo "bootstrap: installing requirements-dev.txt and the package (editable)"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+  "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -r requirements-dev.txt -e .
+  rm -f "$VENV"/.installed-*
+  touch "$STAMP"
+fi
+
+# bqemulator needs DuckDB's spatial extension, which DuckDB cannot download here:
+# copy the one shipped by the duckdb-extension-spatial wheel into DuckDB's extension dir.
+"$VENV/bin/python" - <<'PY'
+import pathlib, shutil
+import duckdb
+try:
+    import duckdb_extension_spatial
+except ImportError:
+    raise SystemExit(0)
+version = "v" + duckdb.__version__
+src = next(pathlib.Path(duckdb_extension_spatial.__file__).parent.rglob("spatial.duckdb_extension"))
+dst = pathlib.Path.home() / ".duckdb" / "extensions" / version / "linux_amd64" / "spatial.duckdb_extension"
+if not dst.exists():
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(src, dst)
+    print(f"bootstrap: installed DuckDB spatial extension to {dst}")
+PY

@@ -1,0 +1,40 @@
+"""Session-wide test set-up.
+
+Airflow reads its configuration from the environment when it is first imported, so the
+environment is set here, at import time, before any test module imports Airflow:
+a throw-away AIRFLOW_HOME with a SQLite metadata DB, this repository's ``dags/`` and
+``plugins/`` folders, and no example DAGs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="hubspot-etl-airflow-"))
+
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO_ROOT / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
+os.environ.setdefault("XDG_RUNTIME_DIR", str(_AIRFLOW_HOME))
+os.environ.setdefault("HUBSPOT_ETL_ENV", "")
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Migrate the throw-away Airflow metadata DB once per session (needed by ``dag.test()``)."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    return _AIRFLOW_HOME
