@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,7 +86,7 @@ class SyncSettings(_Strict):
     staging_base: str = "file:///tmp/hubspot_staging"
     schedule: str | None = "0 * * * *"
     full_refresh_schedule: str | None = "0 3 * * 0"
-    start_date: datetime = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start_date: datetime = datetime(2026, 1, 1, tzinfo=UTC)
     lookback_minutes: int = Field(default=15, ge=0, le=7 * 24 * 60)
     part_size: int = Field(default=10_000, ge=100, le=1_000_000)
     retries: int = Field(default=3, ge=0, le=20)
@@ -96,6 +96,7 @@ class SyncSettings(_Strict):
     pool: str = "hubspot_api"
     pool_slots: int = Field(default=1, ge=1)
     tags: tuple[str, ...] = ()
+    on_failure_callbacks: tuple[str, ...] = ()
     max_columns: int = Field(default=1500, ge=10, le=1590)
 
     @field_validator("schedule", "full_refresh_schedule")
@@ -113,9 +114,9 @@ class SyncSettings(_Strict):
     @classmethod
     def _utc_start(cls, value: Any) -> Any:
         if isinstance(value, datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         if hasattr(value, "isoformat") and not isinstance(value, datetime):  # a YAML date
-            return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+            return datetime(value.year, value.month, value.day, tzinfo=UTC)
         return value
 
 
@@ -137,7 +138,9 @@ class ObjectConfig(SyncSettings):
     @classmethod
     def _object_type(cls, value: str) -> str:
         if not value or len(value) > 100 or not re.fullmatch(r"[A-Za-z0-9_\-]+", value):
-            raise ValueError("must be an object name (contacts, p123_meters) or an objectTypeId (0-1, 2-1001)")
+            raise ValueError(
+                "must be an object name (contacts, p123_meters) or an objectTypeId (0-1, 2-1001)"
+            )
         return value
 
 
@@ -198,7 +201,9 @@ def load_config(path: str | os.PathLike[str] | None = None, env: str | None = No
     try:
         document = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:
-        raise ConfigError(f"{config_path}: file not found (set {CONFIG_ENV_VAR} to point at the sync config)") from exc
+        raise ConfigError(
+            f"{config_path}: file not found (set {CONFIG_ENV_VAR} to point at the sync config)"
+        ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{config_path}: not valid YAML: {exc}") from exc
     return parse_config(document, env=env, source=str(config_path))
@@ -233,7 +238,9 @@ def parse_config(document: dict[str, Any], env: str | None = None, source: str =
             environment=env,
             source=source,
             objects=tuple(resolved_objects),
-            owners=deep_merge({k: v for k, v in defaults.items() if k not in ("schedule", "full_refresh_schedule")}, owners),
+            owners=deep_merge(
+                {k: v for k, v in defaults.items() if k not in ("schedule", "full_refresh_schedule")}, owners
+            ),
         )
     except ValidationError as exc:
         raise ConfigError(_describe_validation_error(exc, resolved_objects, source)) from None
@@ -250,7 +257,9 @@ def _apply_environment(document: dict[str, Any], env: str | None, source: str) -
     overlay = _mapping(environments[env], f"environments.{env}", source)
     unknown = set(overlay) - {"defaults", "objects", "owners"}
     if unknown:
-        raise ConfigError(f"{source}: environments.{env}: unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+        raise ConfigError(
+            f"{source}: environments.{env}: unknown key(s): {', '.join(sorted(map(str, unknown)))}"
+        )
     for key in _mapping(overlay.get("objects"), f"environments.{env}.objects", source):
         if key not in (base.get("objects") or {}):
             raise ConfigError(f"{source}: environments.{env}.objects.{key}: not an object of the base config")

@@ -12,7 +12,7 @@ Modes:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 FULL = "full"
 INCREMENTAL = "incremental"
@@ -35,7 +35,7 @@ def parse_datetime(value: str | datetime | None) -> datetime | None:
         parsed = value
     else:
         parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def full_refresh_due(cron: str | None, last_full_load_at: datetime | None, now: datetime) -> bool:
@@ -79,7 +79,9 @@ def choose_window(
     return Window(INCREMENTAL, start - lookback, end, "incremental from watermark")
 
 
-def next_watermark(window: Window, old: datetime | None, extract_started_at: datetime, complete: bool) -> datetime | None:
+def next_watermark(
+    window: Window, old: datetime | None, extract_started_at: datetime, complete: bool
+) -> datetime | None:
     """The watermark after a successful run; never moves backwards, never past unloaded data.
 
     A full run lists the portal as of its start, so changes during the run are picked up

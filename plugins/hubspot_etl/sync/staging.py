@@ -40,7 +40,9 @@ def safe_path_segment(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", value).strip("._") or "run"
 
 
-def staging_dir(staging_base: str, dag_id: str, run_id: str, attempt: int, conn_id: str | None = None) -> ObjectStoragePath:
+def staging_dir(
+    staging_base: str, dag_id: str, run_id: str, attempt: int, conn_id: str | None = None
+) -> ObjectStoragePath:
     base = ObjectStoragePath(staging_base, conn_id=conn_id) if conn_id else ObjectStoragePath(staging_base)
     return base / safe_path_segment(dag_id) / safe_path_segment(run_id) / f"attempt-{attempt}"
 
@@ -51,7 +53,9 @@ class PartWriter:
     Use as a context manager; ``parts`` lists what was written once it is closed.
     """
 
-    def __init__(self, directory: ObjectStoragePath, part_id_prefix: str, part_size: int, name: str = "part") -> None:
+    def __init__(
+        self, directory: ObjectStoragePath, part_id_prefix: str, part_size: int, name: str = "part"
+    ) -> None:
         self.directory = directory
         self.part_id_prefix = part_id_prefix
         self.part_size = part_size
@@ -75,7 +79,9 @@ class PartWriter:
     def write(self, record: dict[str, Any]) -> None:
         if self._handle is None:
             self._open_part()
-        self._handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
+        self._handle.write(
+            json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+        )
         self._rows += 1
         if self._rows >= self.part_size:
             self._close_part()
@@ -100,7 +106,9 @@ class PartWriter:
         self._handle.close()
         number = len(self.parts) + 1
         assert self._path is not None
-        self.parts.append(Part(f"{self.part_id_prefix}/{self.name}-{number:05d}", str(self._path), self._rows))
+        self.parts.append(
+            Part(f"{self.part_id_prefix}/{self.name}-{number:05d}", str(self._path), self._rows)
+        )
         self._handle = None
         self._path = None
         self._rows = 0

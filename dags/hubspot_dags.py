@@ -1,0 +1,134 @@
+"""One Airflow DAG per HubSpot object in ``hubspot_sync.yaml``, plus ``hubspot_owners``.
+
+This file only wires tasks: the config module reads the YAML, the operators run the
+steps. Parsing reads one local YAML file; it makes no network or database call. When a
+task runs, Airflow's parsing context names its DAG and the other DAGs are skipped.
+
+    prepare >> extract >> load >> associations >> reconcile >> finalize
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, get_parsing_context
+from hubspot_etl.config import ObjectConfig, OwnersConfig, SyncSettings, load_config
+from hubspot_etl.notifications import failure_callbacks
+from hubspot_etl.operators import (
+    HubSpotAssociationsOperator,
+    HubSpotExtractOperator,
+    HubSpotFinalizeOperator,
+    HubSpotLoadOperator,
+    HubSpotOwnersOperator,
+    HubSpotPrepareOperator,
+    HubSpotReconcileOperator,
+)
+
+TRIGGER_PARAMS = {
+    "full_load": Param(
+        False, type="boolean", title="Full load", description="List every record and reconcile deletes."
+    ),
+    "dry_run": Param(
+        False,
+        type="boolean",
+        title="Dry run",
+        description="Extract and report; write nothing to the warehouse.",
+    ),
+    "limit": Param(
+        None,
+        type=["null", "integer"],
+        minimum=1,
+        title="Limit",
+        description="Stop after this many records (for trying things out).",
+    ),
+    "since": Param(
+        None,
+        type=["null", "string"],
+        format="date-time",
+        title="Since",
+        description="Override the incremental window start (ISO-8601).",
+    ),
+}
+
+
+def _default_args(settings: SyncSettings) -> dict:
+    return {
+        "owner": "data-engineering",
+        "retries": settings.retries,
+        "retry_delay": timedelta(seconds=settings.retry_delay_seconds),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(seconds=settings.max_retry_delay_seconds),
+        "execution_timeout": timedelta(minutes=settings.execution_timeout_minutes),
+        "on_failure_callback": failure_callbacks(settings.on_failure_callbacks),
+    }
+
+
+def _timetable(settings: SyncSettings) -> CronDataIntervalTimetable | None:
+    # A cron string alone gives no data interval in Airflow 3; incremental windows need one.
+    return CronDataIntervalTimetable(settings.schedule, timezone="UTC") if settings.schedule else None
+
+
+def build_object_dag(cfg: ObjectConfig) -> DAG:
+    """The sync DAG of one HubSpot object."""
+    with DAG(
+        dag_id=cfg.dag_id,
+        description=f"Sync HubSpot {cfg.object_type} into {cfg.destination.type} {cfg.destination.schema_name}",
+        schedule=_timetable(cfg),
+        start_date=cfg.start_date,
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args(cfg),
+        params=TRIGGER_PARAMS,
+        tags=sorted({"hubspot", cfg.key, cfg.destination.type, *cfg.tags}),
+        doc_md=__doc__,
+    ) as dag:
+        api = {"pool": cfg.pool, "pool_slots": cfg.pool_slots}
+        prepare = HubSpotPrepareOperator(object_config=cfg, **api)
+        extract = HubSpotExtractOperator(object_config=cfg, **api)
+        load = HubSpotLoadOperator(object_config=cfg)
+        associations = HubSpotAssociationsOperator(object_config=cfg, **api)
+        reconcile = HubSpotReconcileOperator(object_config=cfg, **api)
+        finalize = HubSpotFinalizeOperator(
+            object_config=cfg,
+            outlets=[
+                Asset(name=f"hubspot.{cfg.key}", uri=f"hubspot://{cfg.destination.schema_name}/{cfg.key}")
+            ],
+        )
+        prepare >> extract >> load >> associations >> reconcile >> finalize
+    return dag
+
+
+def build_owners_dag(cfg: OwnersConfig) -> DAG:
+    """The owners DAG: active and archived owners into the ``owner`` table."""
+    with DAG(
+        dag_id=cfg.dag_id,
+        description="Sync HubSpot owners, active and archived",
+        schedule=_timetable(cfg),
+        start_date=cfg.start_date,
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args(cfg),
+        params={"dry_run": TRIGGER_PARAMS["dry_run"]},
+        tags=sorted({"hubspot", "owners", cfg.destination.type, *cfg.tags}),
+    ) as dag:
+        HubSpotOwnersOperator(
+            object_config=cfg,
+            pool=cfg.pool,
+            outlets=[Asset(name="hubspot.owners", uri=f"hubspot://{cfg.destination.schema_name}/owners")],
+        )
+    return dag
+
+
+def build_all() -> dict[str, DAG]:
+    config = load_config()
+    wanted = get_parsing_context().dag_id
+    dags: dict[str, DAG] = {}
+    for cfg in config.objects:
+        if cfg.enabled and wanted in (None, cfg.dag_id):
+            dags[cfg.dag_id] = build_object_dag(cfg)
+    if config.owners.enabled and wanted in (None, config.owners.dag_id):
+        dags[config.owners.dag_id] = build_owners_dag(config.owners)
+    return dags
+
+
+globals().update(build_all())

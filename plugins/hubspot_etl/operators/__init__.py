@@ -1,0 +1,21 @@
+"""Operators for the HubSpot sync DAGs."""
+
+from hubspot_etl.operators.sync import (
+    HubSpotAssociationsOperator,
+    HubSpotExtractOperator,
+    HubSpotFinalizeOperator,
+    HubSpotLoadOperator,
+    HubSpotOwnersOperator,
+    HubSpotPrepareOperator,
+    HubSpotReconcileOperator,
+)
+
+__all__ = [
+    "HubSpotAssociationsOperator",
+    "HubSpotExtractOperator",
+    "HubSpotFinalizeOperator",
+    "HubSpotLoadOperator",
+    "HubSpotOwnersOperator",
+    "HubSpotPrepareOperator",
+    "HubSpotReconcileOperator",
+]

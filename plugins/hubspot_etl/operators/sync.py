@@ -1,0 +1,130 @@
+"""Operators for the steps of an object sync.
+
+Each operator is thin: it turns Airflow's task context into a
+:class:`~hubspot_etl.sync.steps.StepContext`, pulls the previous steps' results from XCom
+and calls the matching function in :mod:`hubspot_etl.sync.steps`. The return value is the
+step's JSON-able result, pushed as the task's XCom (never the token: the hook redacts it
+and no step result carries connection data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from hubspot_etl.config import ObjectConfig
+from hubspot_etl.sync import steps
+
+PREPARE, EXTRACT, LOAD, ASSOCIATIONS, RECONCILE, FINALIZE = (
+    "prepare",
+    "extract",
+    "load",
+    "associations",
+    "reconcile",
+    "finalize",
+)
+
+
+def _run_type(context: Any) -> str:
+    dag_run = context.get("dag_run")
+    run_type = getattr(dag_run, "run_type", None) or "manual"
+    return str(getattr(run_type, "value", run_type))
+
+
+def build_step_context(cfg: ObjectConfig, context: Any) -> steps.StepContext:
+    """A StepContext from Airflow's task context (tolerates runs without a data interval)."""
+    ti = context["ti"]
+    return steps.StepContext(
+        cfg=cfg,
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        run_type=_run_type(context),
+        try_number=int(getattr(ti, "try_number", 1) or 1),
+        params=dict(context.get("params") or {}),
+        interval_start=context.get("data_interval_start"),
+        interval_end=context.get("data_interval_end"),
+    )
+
+
+class HubSpotSyncStepOperator(BaseOperator):
+    """Base class: one step of one object's sync. Subclasses name the step and its inputs."""
+
+    step: str = ""
+    inputs: Sequence[str] = ()
+    ui_color = "#ff7a59"  # HubSpot orange
+
+    def __init__(self, *, object_config: ObjectConfig, **kwargs: Any) -> None:
+        kwargs.setdefault("task_id", self.step)
+        super().__init__(**kwargs)
+        self.object_config = object_config
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        ctx = build_step_context(self.object_config, context)
+        ti = context["ti"]
+        args = [self._pull(ti, task_id) for task_id in self.inputs]
+        return getattr(steps, self.step)(ctx, *args)
+
+    def _pull(self, ti: Any, task_id: str) -> dict[str, Any]:
+        value = ti.xcom_pull(task_ids=self._sibling(task_id))
+        if value is None:
+            raise RuntimeError(
+                f"{self.task_id}: no result from upstream task {task_id!r}; run the whole DAG run again"
+            )
+        return value
+
+    def _sibling(self, task_id: str) -> str:
+        group = self.task_id.rsplit(".", 1)[0] + "." if "." in self.task_id else ""
+        return group + task_id
+
+
+class HubSpotPrepareOperator(HubSpotSyncStepOperator):
+    """Properties, pipelines and table DDL; chooses the mode (full/incremental/backfill) and window."""
+
+    step = PREPARE
+
+
+class HubSpotExtractOperator(HubSpotSyncStepOperator):
+    """Streams the window's records from HubSpot into staged NDJSON parts."""
+
+    step = EXTRACT
+    inputs = (PREPARE,)
+
+
+class HubSpotLoadOperator(HubSpotSyncStepOperator):
+    """COPY + upsert of each staged part, one transaction per part, idempotent on retry."""
+
+    step = LOAD
+    inputs = (PREPARE, EXTRACT)
+
+
+class HubSpotAssociationsOperator(HubSpotSyncStepOperator):
+    """Replaces the associations of every extracted record (v4 batch read)."""
+
+    step = ASSOCIATIONS
+    inputs = (PREPARE, EXTRACT)
+
+
+class HubSpotReconcileOperator(HubSpotSyncStepOperator):
+    """Marks archived, merged and purged records deleted."""
+
+    step = RECONCILE
+    inputs = (PREPARE, EXTRACT)
+
+
+class HubSpotFinalizeOperator(HubSpotSyncStepOperator):
+    """Advances the watermark and writes the run report (also returned as XCom)."""
+
+    step = FINALIZE
+    inputs = (PREPARE, EXTRACT, LOAD, ASSOCIATIONS, RECONCILE)
+
+
+class HubSpotOwnersOperator(HubSpotSyncStepOperator):
+    """Syncs owners, active and archived, into the ``owner`` table and reports the run."""
+
+    step = "sync_owners"
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("task_id", "sync_owners")
+        super().__init__(**kwargs)

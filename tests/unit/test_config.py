@@ -1,0 +1,101 @@
+"""The sync config: overlays, defaults and errors that name the key."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from hubspot_etl.config import ConfigError, load_config, parse_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_config_is_valid_for_every_environment():
+    base = load_config(REPO / "dags" / "hubspot_sync.yaml", env="")
+    assert [o.key for o in base.objects] == ["contacts", "companies", "deals", "tickets", "services"]
+    for env in ("dev", "staging", "prod"):
+        assert load_config(REPO / "dags" / "hubspot_sync.yaml", env=env).environment == env
+
+
+def test_environment_overlay_changes_only_what_it_names(tmp_path):
+    path = tmp_path / "sync.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            defaults:
+              destination: {type: postgres, conn_id: wh, schema: crm}
+              lookback_minutes: 5
+            objects:
+              deals: {associations: [companies]}
+              contacts: {}
+            environments:
+              prod:
+                defaults: {destination: {schema: crm_prod}}
+                objects: {deals: {destination: {type: bigquery, conn_id: gcp, project: p1}}}
+            """
+        )
+    )
+    base = load_config(path, env="")
+    prod = load_config(path, env="prod")
+    assert base.object("deals").destination.schema_name == "crm"
+    assert prod.object("contacts").destination.schema_name == "crm_prod"
+    assert prod.object("contacts").destination.conn_id == "wh"
+    deals = prod.object("deals").destination
+    assert (deals.type, deals.conn_id, deals.project, deals.schema_name) == (
+        "bigquery",
+        "gcp",
+        "p1",
+        "crm_prod",
+    )
+    assert prod.object("deals").associations == ("companies",)
+    assert prod.object("deals").lookback_minutes == 5
+
+
+@pytest.mark.parametrize(
+    ("document", "env", "expected"),
+    [
+        (
+            {"objects": {"deals": {"destination": {"type": "redshift"}}}},
+            None,
+            "objects.deals.destination.type",
+        ),
+        ({"objects": {"deals": {"shedule": "0 * * * *"}}}, None, "objects.deals.shedule"),
+        ({"objects": {"deals": {"schedule": "every day"}}}, None, "objects.deals.schedule"),
+        ({"objects": {"deals": {"lookback_minutes": -1}}}, None, "objects.deals.lookback_minutes"),
+        ({"objects": {"Bad-Key": {}}}, None, "objects.Bad-Key"),
+        (
+            {"objects": {"deals": {"destination": {"schema": "a;b"}}}},
+            None,
+            "objects.deals.destination.schema",
+        ),
+        ({"defaults": {"retries": "many"}, "objects": {"deals": {}}}, None, "objects.deals.retries"),
+        ({"objects": {"deals": {}}, "environments": {"dev": {}}}, "prod", "environments.prod"),
+        (
+            {"objects": {"deals": {}}, "environments": {"dev": {"objects": {"tickets": {}}}}},
+            "dev",
+            "environments.dev.objects.tickets",
+        ),
+        (
+            {"objects": {"a": {"object_type": "deals"}, "b": {"object_type": "deals"}}},
+            None,
+            "objects.b.object_type",
+        ),
+        ({"objekts": {}}, None, "objekts"),
+        ({"objects": ["deals"]}, None, "objects: must be a mapping"),
+    ],
+)
+def test_bad_config_names_the_key(document, env, expected):
+    with pytest.raises(ConfigError) as error:
+        parse_config(document, env=env, source="sync.yaml")
+    assert expected in str(error.value)
+    assert "sync.yaml" in str(error.value)
+
+
+def test_missing_file_and_bad_yaml_are_clear(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("objects: {deals: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
