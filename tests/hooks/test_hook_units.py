@@ -7,7 +7,6 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
-
 from hubspot_etl.hooks import errors as err
 from hubspot_etl.hooks.hubspot import HubSpotHook, normalize_host, to_epoch_ms
 from hubspot_etl.hooks.object_types import last_modified_property, standard_object_type
@@ -51,13 +50,17 @@ def test_other_paths_and_quoting() -> None:
     assert build_path("v3", "owners") == "/crm/v3/owners"
     assert build_path("2026-09", "owners") == "/crm/owners/2026-09"
     kw = {"from_type": "0-1", "to_type": "companies"}
-    assert build_path("v3", "associations.batch_read", **kw) == "/crm/v4/associations/0-1/companies/batch/read"
+    assert (
+        build_path("v3", "associations.batch_read", **kw) == "/crm/v4/associations/0-1/companies/batch/read"
+    )
     assert (
         build_path("2026-09", "associations.batch_read", **kw)
         == "/crm/associations/2026-09/0-1/companies/batch/read"
     )
     assert build_path("v3", "associations.labels", **kw) == "/crm/associations/v4/0-1/companies/labels"
-    assert build_path("2026-09", "associations.labels", **kw) == "/crm/associations/2026-09/0-1/companies/labels"
+    assert (
+        build_path("2026-09", "associations.labels", **kw) == "/crm/associations/2026-09/0-1/companies/labels"
+    )
     assert build_path("v3", "objects.list", object_type="a/b?c") == "/crm/v3/objects/a%2Fb%3Fc"
     assert len(ENDPOINTS) == 9
 
