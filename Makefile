@@ -1,0 +1,25 @@
+# Convenience targets; each one bootstraps the project-local .venv first.
+.PHONY: venv test test-fast demo lint format sandbox bench
+
+venv:
+	bash scripts/bootstrap.sh
+
+test:            ## the full suite (what CI runs)
+	bash scripts/test.sh
+
+test-fast:       ## unit tests and DAG integrity only
+	bash scripts/test.sh tests/unit tests/dags
+
+demo:            ## the main job on embedded defaults: sandbox + embedded PostgreSQL
+	bash scripts/demo.sh
+
+lint: venv
+	.venv/bin/ruff check plugins dags tests
+	.venv/bin/ruff format --check plugins dags tests
+
+format: venv
+	.venv/bin/ruff check --fix plugins dags tests
+	.venv/bin/ruff format plugins dags tests
+
+sandbox: venv    ## a HubSpot sandbox on :8090 with a generated portal
+	.venv/bin/python -m hubspot_etl.sandbox serve --port 8090 --generate contacts=2000,companies=400,deals=600,tickets=300,custom=100 --seed 1
