@@ -1,0 +1,218 @@
+"""The warehouse interface shared by the PostgreSQL adapter and (later) the BigQuery adapter.
+
+Everything here is dialect-neutral: result types, the lock error, the list of system columns, and
+:class:`Warehouse`, the abstract base class the sync code talks to.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hubspot_etl.warehouse.types import LogicalType
+
+#: System columns of every object table, in table order, with their logical types.
+#: ``_is_deleted`` is ``NOT NULL DEFAULT false``; ``id`` is the primary key.
+SYSTEM_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("_created_at", "timestamp"),
+    ("_updated_at", "timestamp"),
+    ("_is_deleted", "boolean"),
+    ("_deleted_at", "timestamp"),
+    ("_deletion_kind", "text"),
+    ("merged_into_id", "bigint"),
+    ("_synced_at", "timestamp"),
+    ("_rejects", "json"),
+    ("_extra_properties", "json"),
+)
+
+DELETION_KINDS = ("archived", "merged", "purged")
+
+#: PostgreSQL allows 1,600 columns per table; keep head-room for system columns and dropped ones.
+DEFAULT_MAX_PROPERTY_COLUMNS = 1500
+
+
+class WarehouseError(RuntimeError):
+    """Base class of warehouse errors."""
+
+
+class WarehouseLockError(WarehouseError):
+    """Another sync holds the per-object lock."""
+
+
+class PartFormatError(WarehouseError):
+    """A staging part contains a line that is not a HubSpot record (bad JSON, missing/invalid id)."""
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One property's recorded mapping (a row of ``_hubspot_column_map``)."""
+
+    property_name: str
+    column_name: str
+    logical_type: LogicalType
+    hubspot_type: str
+    spilled: bool = False
+
+
+@dataclass
+class SchemaChange:
+    """One recorded schema change (a row of ``_hubspot_schema_changes``)."""
+
+    change: str  # table_created | column_added | column_spilled | column_widened | hubspot_type_changed
+    property_name: str | None = None
+    column_name: str | None = None
+    old_type: str | None = None
+    new_type: str | None = None
+
+
+@dataclass
+class SchemaChangeSummary:
+    """What :meth:`Warehouse.ensure_object_table` did."""
+
+    table: str
+    created: bool = False
+    added: int = 0
+    widened: int = 0
+    spilled: int = 0
+    renamed: int = 0
+    changes: list[SchemaChange] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Counts only (for run reports)."""
+        return {
+            "table": self.table,
+            "created": self.created,
+            "added": self.added,
+            "widened": self.widened,
+            "spilled": self.spilled,
+            "renamed": self.renamed,
+        }
+
+
+@dataclass
+class LoadResult:
+    """What :meth:`Warehouse.load_part` did.
+
+    ``rows``: records read from the part; ``upserted``: rows actually inserted or updated (older
+    duplicates are not counted); ``rejects``: rejected values (``reject_reasons`` by reason);
+    ``unmapped``: values of properties without a recorded column, kept in ``_extra_properties``.
+    """
+
+    rows: int
+    rejects: int
+    skipped: bool
+    upserted: int = 0
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    unmapped: int = 0
+
+
+DeletedId = tuple[int, str, datetime | str | None, int | None]
+
+
+class Warehouse(abc.ABC):
+    """What the sync needs from a warehouse. All methods are idempotent where noted."""
+
+    @abc.abstractmethod
+    def ensure_schema(self) -> None:
+        """Create the schema/dataset and the metadata tables (idempotent)."""
+
+    @abc.abstractmethod
+    def exists(self) -> bool:
+        """True when :meth:`ensure_schema` has run."""
+
+    @abc.abstractmethod
+    def ensure_object_table(self, object_name: str, properties: Sequence[dict]) -> SchemaChangeSummary:
+        """Create or evolve the object table from HubSpot property definitions.
+
+        New property -> new column (or spilled to ``_extra_properties`` above the column cap); a
+        changed type -> column widened to text; nothing is ever dropped. Records the mapping,
+        the definitions and every change.
+        """
+
+    @abc.abstractmethod
+    def column_specs(self, object_name: str) -> dict[str, ColumnSpec]:
+        """The recorded property -> column mapping of an object."""
+
+    @abc.abstractmethod
+    def load_part(self, object_name: str, part_id: str, path: str | Path) -> LoadResult:
+        """Upsert one NDJSON staging part; a part already loaded is skipped (``skipped=True``).
+
+        Newer ``updatedAt`` wins regardless of load order; a live record clears delete flags.
+        """
+
+    @abc.abstractmethod
+    def mark_deleted(self, object_name: str, ids_with_kind: Sequence[DeletedId]) -> int:
+        """Flag records as deleted: ``(id, kind, deleted_at|None, merged_into_id|None)``.
+
+        ``deleted_at`` may be a datetime or an ISO-8601 string; None keeps an earlier deletion
+        time or uses now.
+
+        ``kind`` is one of :data:`DELETION_KINDS`. Unknown ids get a tombstone row. Returns rows touched.
+        """
+
+    @abc.abstractmethod
+    def restore(self, object_name: str, ids: Sequence[int]) -> int:
+        """Clear the delete flags of ``ids``; returns rows touched."""
+
+    @abc.abstractmethod
+    def live_ids(self, object_name: str, synced_before: datetime | None = None) -> set[int]:
+        """Ids of records not flagged deleted; with ``synced_before``, only rows whose
+        ``_synced_at`` is earlier (purge candidates). No table yet -> empty set."""
+
+    @abc.abstractmethod
+    def replace_associations(
+        self, from_object: str, to_object: str, from_ids: Sequence[int], rows: Sequence[dict]
+    ) -> int:
+        """Replace all associations of ``from_ids`` by ``rows`` (keys: from_id, to_id, type_id,
+        category, label) in one transaction; returns rows written."""
+
+    @abc.abstractmethod
+    def delete_associations_for(
+        self, from_object: str, to_object: str, ids: Sequence[int], side: str = "both"
+    ) -> int:
+        """Delete associations whose ``from_id`` (side="from"), ``to_id`` ("to") or either ("both")
+        is in ``ids``; returns rows deleted."""
+
+    @abc.abstractmethod
+    def upsert_pipelines(self, object_name: str, pipelines: Sequence[dict]) -> dict[str, int]:
+        """Upsert pipelines and stages (HubSpot JSON); ones not returned or archived are flagged
+        deleted. Returns counts."""
+
+    @abc.abstractmethod
+    def upsert_owners(self, owners: Sequence[dict]) -> int:
+        """Upsert owners (HubSpot JSON); returns rows written."""
+
+    @abc.abstractmethod
+    def get_sync_state(self, object_name: str) -> dict | None:
+        """``{object_name, watermark, last_full_load_at, last_run_id, updated_at}`` or None."""
+
+    @abc.abstractmethod
+    def set_sync_state(
+        self,
+        object_name: str,
+        watermark: datetime | None,
+        last_full_load_at: datetime | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        """Record the watermark; a ``None`` ``last_full_load_at`` keeps the stored one."""
+
+    @abc.abstractmethod
+    def write_run_report(self, report: dict) -> None:
+        """Upsert one run report row keyed by (object_name, run_id)."""
+
+    @abc.abstractmethod
+    def object_lock(
+        self, object_name: str, wait: bool = True, timeout_s: float | None = None
+    ) -> AbstractContextManager[None]:
+        """Exclusive per-object lock for the duration of a sync; raises :class:`WarehouseLockError`."""
+
+
+def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """Slices of ``items`` of at most ``size`` elements."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

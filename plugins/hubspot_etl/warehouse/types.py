@@ -1,0 +1,245 @@
+"""Dialect-neutral HubSpot value conversion.
+
+HubSpot sends every property value as a string (or null). :func:`convert` turns that string into
+a Python value for one of five logical types and reports why a value could not be converted::
+
+    convert("12.5", LogicalType.NUMERIC)      -> (Decimal("12.5"), None)
+    convert("abc", LogicalType.NUMERIC)       -> (None, "invalid_number")
+    convert("", LogicalType.DATE)             -> (None, None)            # empty = NULL, not a reject
+    convert("a\\x00b", LogicalType.TEXT)      -> ("ab", "nul_byte")     # value kept, note recorded
+
+Decisions (documented for both warehouses):
+
+* ``""`` is NULL for every non-text type and is kept as ``""`` for text.
+* numbers: plain decimal notation with optional exponent (``-1.5``, ``.5``, ``1e400``). ``NaN``,
+  ``Infinity``, ``1;2``, ``1,5``, ``1_000``, ``abc`` are rejects. ``1e400`` is accepted for
+  PostgreSQL (numeric holds 131072 digits before and 16383 after the point); values beyond the
+  dialect's :class:`NumericLimits` are ``out_of_range`` rejects. NaN/Infinity are rejected even
+  though PostgreSQL could store them, because BigQuery cannot and both warehouses must agree.
+* datetimes: ISO-8601 with or without fraction/``Z``/offset (no offset = UTC), a bare date
+  (midnight UTC), or a millisecond epoch (``"1572480000000"``, may be negative). Always returned
+  timezone-aware in UTC.
+* dates: ``YYYY-MM-DD``, a millisecond epoch, or an ISO datetime; the UTC calendar date is taken.
+  ``0000-00-00`` and other impossible dates are ``invalid_date`` rejects.
+* booleans: ``true``/``false`` in any case (surrounding blanks ignored); anything else
+  (``yes``, ``1``) is an ``invalid_boolean`` reject.
+* text: NUL characters cannot be stored by PostgreSQL (neither in text nor jsonb): they are
+  removed from the stored value and a ``nul_byte`` note with the escaped original is recorded.
+  Lone surrogates (invalid UTF-16 from JSON) become U+FFFD with an ``invalid_unicode`` note.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+
+class LogicalType(StrEnum):
+    """Warehouse-independent column types."""
+
+    NUMERIC = "numeric"
+    TIMESTAMP = "timestamp"
+    DATE = "date"
+    BOOLEAN = "boolean"
+    TEXT = "text"
+
+
+HUBSPOT_TYPE_MAP: dict[str, LogicalType] = {
+    "number": LogicalType.NUMERIC,
+    "datetime": LogicalType.TIMESTAMP,
+    "date": LogicalType.DATE,
+    "bool": LogicalType.BOOLEAN,
+    "enumeration": LogicalType.TEXT,
+    "string": LogicalType.TEXT,
+    "phone_number": LogicalType.TEXT,
+}
+
+#: Reject reasons that still store a (cleaned) value in the column.
+VALUE_KEPT_REASONS = frozenset({"nul_byte", "invalid_unicode"})
+
+
+def logical_type_for(hubspot_type: str | None) -> LogicalType:
+    """HubSpot property ``type`` -> logical type; unknown types (``json``, ...) are text."""
+    return HUBSPOT_TYPE_MAP.get((hubspot_type or "").strip().lower(), LogicalType.TEXT)
+
+
+def widened_type(old: LogicalType, new: LogicalType) -> LogicalType:
+    """Type a column must have to hold both ``old`` and ``new`` values (text if they differ)."""
+    return old if old == new else LogicalType.TEXT
+
+
+@dataclass(frozen=True)
+class NumericLimits:
+    """Largest decimal a warehouse numeric type accepts (digits before / after the point)."""
+
+    max_integer_digits: int
+    max_scale: int
+
+
+POSTGRES_NUMERIC = NumericLimits(max_integer_digits=131072, max_scale=16383)
+#: BigQuery BIGNUMERIC: 38 (well, 38.x) integer digits and 38 fraction digits.
+BIGQUERY_BIGNUMERIC = NumericLimits(max_integer_digits=38, max_scale=38)
+
+ConvertResult = tuple[Any, str | None]
+
+_NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_EPOCH_RE = re.compile(r"-?\d{1,16}")
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def escape_nul(value: str) -> str:
+    """Replace NUL characters by the six characters ``\\u0000`` (storable in JSON/jsonb)."""
+    return value.replace("\x00", "\\u0000")
+
+
+def reject_value(raw: object) -> str:
+    """The original value as it is stored in ``_rejects`` (NULs escaped, surrogates replaced)."""
+    text = raw if isinstance(raw, str) else _stringify(raw)
+    return _replace_surrogates(escape_nul(text)) if not text.isascii() else escape_nul(text)
+
+
+def convert_number(value: str, limits: NumericLimits = POSTGRES_NUMERIC) -> ConvertResult:
+    """Numeric string -> Decimal (see module docstring for the accepted grammar)."""
+    text = value.strip()
+    if not _NUMBER_RE.fullmatch(text):
+        return None, "invalid_number"
+    try:
+        number = Decimal(text)
+    except InvalidOperation:  # pragma: no cover - regex already guarantees syntax
+        return None, "invalid_number"
+    if number.is_zero():
+        return Decimal(0), None
+    sign, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    integer_digits = len(digits) + exponent
+    scale = -exponent
+    if integer_digits > limits.max_integer_digits or scale > limits.max_scale:
+        return None, "out_of_range"
+    return number, None
+
+
+def _from_epoch_ms(text: str) -> datetime | None:
+    try:
+        return _EPOCH + timedelta(milliseconds=int(text))
+    except (OverflowError, ValueError):
+        return None
+
+
+def _parse_iso(text: str) -> datetime | None:
+    candidate = text[:-1] + "+00:00" if text[-1:] in "zZ" else text
+    try:
+        parsed = datetime.fromisoformat(candidate)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def convert_datetime(value: str) -> ConvertResult:
+    """ISO-8601 or ms-epoch string -> aware UTC datetime."""
+    text = value.strip()
+    if _EPOCH_RE.fullmatch(text):
+        parsed = _from_epoch_ms(text)
+        return (parsed, None) if parsed is not None else (None, "out_of_range")
+    if len(text) < 10:
+        return None, "invalid_datetime"
+    try:
+        parsed = _parse_iso(text)
+    except OverflowError:
+        return None, "out_of_range"
+    return (parsed, None) if parsed is not None else (None, "invalid_datetime")
+
+
+def convert_date(value: str) -> ConvertResult:
+    """``YYYY-MM-DD`` / ms-epoch / ISO datetime -> date (UTC calendar day)."""
+    text = value.strip()
+    if _DATE_RE.fullmatch(text):
+        try:
+            return date.fromisoformat(text), None
+        except ValueError:
+            return None, "invalid_date"
+    parsed, reason = convert_datetime(text)
+    if parsed is None:
+        return None, "invalid_date" if reason == "invalid_datetime" else reason
+    return parsed.date(), None
+
+
+def convert_boolean(value: str) -> ConvertResult:
+    """``true``/``false`` (any case) -> bool."""
+    lowered = value.strip().lower()
+    if lowered == "true":
+        return True, None
+    if lowered == "false":
+        return False, None
+    return None, "invalid_boolean"
+
+
+def convert_text(value: str) -> ConvertResult:
+    """Text is kept; NUL characters are removed and lone surrogates replaced (with a note)."""
+    reason = None
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+        reason = "nul_byte"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = _replace_surrogates(value)
+            reason = reason or "invalid_unicode"
+    return value, reason
+
+
+def _replace_surrogates(value: str) -> str:
+    return "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in value)
+
+
+def convert(
+    value: str | None, logical_type: LogicalType | str, limits: NumericLimits = POSTGRES_NUMERIC
+) -> ConvertResult:
+    """Convert one HubSpot wire value; returns ``(value_for_column, reject_reason_or_None)``.
+
+    A reject reason with a ``None`` value means "column gets NULL, keep the original in
+    ``_rejects``"; reasons in :data:`VALUE_KEPT_REASONS` come with a cleaned value.
+    """
+    if value is None:
+        return None, None
+    if not isinstance(value, str):
+        value = _stringify(value)
+    kind = LogicalType(logical_type)
+    if kind is LogicalType.TEXT:
+        return convert_text(value)
+    if value.strip() == "":
+        return None, None
+    if "\x00" in value:
+        return None, _NUL_REASON[kind]
+    if kind is LogicalType.NUMERIC:
+        return convert_number(value, limits)
+    if kind is LogicalType.TIMESTAMP:
+        return convert_datetime(value)
+    if kind is LogicalType.DATE:
+        return convert_date(value)
+    return convert_boolean(value)
+
+
+_NUL_REASON = {
+    LogicalType.NUMERIC: "invalid_number",
+    LogicalType.TIMESTAMP: "invalid_datetime",
+    LogicalType.DATE: "invalid_date",
+    LogicalType.BOOLEAN: "invalid_boolean",
+}
+
+
+def _stringify(value: object) -> str:
+    """Non-string JSON values (should not happen on v3) are handled as their JSON text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,84 @@
+"""Fixtures for the warehouse tests: one embedded PostgreSQL per session, one schema per test.
+
+``start_embedded_postgres`` is self-contained so it can move to the top-level ``tests/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from hubspot_etl.warehouse.postgres import PostgresWarehouse
+from psycopg import sql
+
+
+def start_embedded_postgres(base_dir: Path) -> tuple[Any, str]:
+    """Start a throw-away PostgreSQL 16 (``pgserver``) in ``base_dir``; returns ``(server, uri)``.
+
+    The URI is ``postgresql://postgres:@/postgres?host=<socket dir>`` (Unix socket, no TCP port).
+    The server stops when ``server.cleanup()`` is called or the process exits.
+    """
+    import pgserver
+
+    server = pgserver.get_server(str(base_dir), cleanup_mode="stop")
+    return server, server.get_uri()
+
+
+@pytest.fixture(scope="session")
+def pg_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URI of the session's embedded PostgreSQL."""
+    server, uri = start_embedded_postgres(tmp_path_factory.mktemp("pgdata"))
+    try:
+        yield uri
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def schema_name(pg_uri: str) -> Iterator[str]:
+    """A fresh schema name per test (dropped afterwards)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield name
+    with psycopg.connect(pg_uri, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def wh(pg_uri: str, schema_name: str) -> PostgresWarehouse:
+    """A PostgresWarehouse on a fresh schema with metadata tables created."""
+    warehouse = PostgresWarehouse(schema_name, conninfo=pg_uri)
+    warehouse.ensure_schema()
+    return warehouse
+
+
+@pytest.fixture
+def query(pg_uri: str, schema_name: str) -> Callable[..., list[dict]]:
+    """Run a query with ``search_path`` = the test schema; rows as dicts."""
+
+    def run(statement: str | sql.Composable, params: Any = None) -> list[dict]:
+        with psycopg.connect(pg_uri, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema_name)))
+            conn.execute("SET TIME ZONE 'UTC'")
+            cur = conn.execute(statement, params)
+            return cur.fetchall() if cur.description else []
+
+    return run
+
+
+@pytest.fixture
+def write_part(tmp_path: Path) -> Callable[[list[dict], str], Path]:
+    """Write records as an NDJSON part file; returns its path."""
+
+    def write(records: list[dict], name: str = "part") -> Path:
+        path = tmp_path / f"{name}-{uuid.uuid4().hex[:6]}.ndjson"
+        with open(path, "w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record) + "\n")
+        return path
+
+    return write
