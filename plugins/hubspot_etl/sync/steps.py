@@ -73,9 +73,9 @@ class StepContext:
 
     def warehouse(self) -> Any:
         if self.warehouse_factory is None:
-            from hubspot_etl.warehouse import get_warehouse
+            from hubspot_etl.warehouse.factory import get_warehouse
 
-            return get_warehouse(self.cfg.destination)
+            return get_warehouse(self.cfg.destination, getattr(self.cfg, "max_columns", None))
         return self.warehouse_factory()
 
     @property
