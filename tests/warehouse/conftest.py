@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +30,16 @@ def start_embedded_postgres(base_dir: Path) -> tuple[Any, str]:
     return server, server.get_uri()
 
 
+def stop_embedded_postgres(server: Any) -> None:
+    """Stop a server from :func:`start_embedded_postgres`.
+
+    pgserver 0.1.4 keeps its ``atexit`` hook registered after ``cleanup()`` in "stop" mode; that
+    hook then logs into pytest's already-closed capture stream at exit, so it is removed here.
+    """
+    server.cleanup()
+    atexit.unregister(server._cleanup)
+
+
 @pytest.fixture(scope="session")
 def pg_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URI of the session's embedded PostgreSQL."""
@@ -36,7 +47,7 @@ def pg_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield uri
     finally:
-        server.cleanup()
+        stop_embedded_postgres(server)
 
 
 @pytest.fixture
