@@ -1,0 +1,208 @@
+"""The oracle: does the warehouse equal the sandbox's state?
+
+It compares, independently of the sync code, every record and property value, deletes by
+kind, merges, associations, pipelines, stages and owners. Values are typed here with its
+own small parsers (not the warehouse's converters), so a conversion bug in the product
+shows up as a mismatch instead of agreeing with itself.
+
+Every ``check_*`` function returns a list of human-readable mismatches; the tests assert
+that list is empty, so a failure says exactly which record, property and value differ.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+MAX_REPORTED = 25
+
+
+def _parse_expected(raw: str | None, logical_type: str) -> tuple[Any, bool]:
+    """``(typed value, is_reject)`` for one HubSpot wire value, the oracle's own way."""
+    if raw is None:
+        return None, False
+    if logical_type == "text":
+        return raw.replace("\x00", ""), "\x00" in raw
+    if raw.strip() == "":
+        return None, False
+    try:
+        if logical_type == "numeric":
+            value = Decimal(raw.strip())
+            if not value.is_finite():
+                return None, True
+            return value, False
+        if logical_type == "boolean":
+            lowered = raw.strip().lower()
+            if lowered not in ("true", "false"):
+                return None, True
+            return lowered == "true", False
+        if logical_type == "timestamp":
+            text = raw.strip()
+            if text.isdigit():
+                return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc), False
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)), False
+        if logical_type == "date":
+            text = raw.strip()
+            if text.isdigit():
+                return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc).date(), False
+            return date.fromisoformat(text[:10]), False
+    except (InvalidOperation, ValueError, OverflowError):
+        return None, True
+    return raw, False
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, Decimal) and actual is not None:
+        return Decimal(actual) == expected
+    if isinstance(expected, datetime) and isinstance(actual, datetime):
+        return expected == actual
+    return expected == actual
+
+
+class WarehouseView:
+    """Read-only access to one warehouse schema, for comparisons."""
+
+    def __init__(self, conninfo: str, schema: str) -> None:
+        self.conninfo, self.schema = conninfo, schema
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        with psycopg.connect(self.conninfo, row_factory=dict_row) as conn:
+            conn.execute("SET TIME ZONE 'UTC'")
+            return conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(self.schema, table))).fetchall()
+
+    def column_map(self, object_name: str) -> dict[str, dict[str, Any]]:
+        with psycopg.connect(self.conninfo, row_factory=dict_row) as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT * FROM {} WHERE object_name = %s").format(sql.Identifier(self.schema, "_hubspot_column_map")),
+                [object_name],
+            ).fetchall()
+        return {row["property_name"]: row for row in rows}
+
+    def table_exists(self, table: str) -> bool:
+        with psycopg.connect(self.conninfo) as conn:
+            return conn.execute("SELECT to_regclass(%s) IS NOT NULL", [f'"{self.schema}"."{table}"']).fetchone()[0]
+
+
+def check_object(view: WarehouseView, snapshot: dict[str, Any], table: str, object_name: str) -> list[str]:
+    """Every record, property value, delete kind and merge of one object."""
+    problems: list[str] = []
+    columns = view.column_map(object_name)
+    rows = {int(row["id"]): row for row in view.rows(table)}
+    known = set()
+    for record in snapshot["records"]:
+        record_id = int(record["id"])
+        known.add(record_id)
+        row = rows.get(record_id)
+        if row is None:
+            problems.append(f"{table} {record_id}: missing from the warehouse")
+            continue
+        if record.get("archived"):
+            if not row["_is_deleted"] or row["_deletion_kind"] != "archived":
+                problems.append(f"{table} {record_id}: archived in HubSpot, warehouse has {row['_deletion_kind']!r}")
+        elif row["_is_deleted"]:
+            problems.append(f"{table} {record_id}: live in HubSpot, warehouse says deleted ({row['_deletion_kind']})")
+        problems.extend(_check_values(table, record_id, record.get("properties") or {}, row, columns))
+    for merged_id, survivor in snapshot["merged"].items():
+        known.add(int(merged_id))
+        row = rows.get(int(merged_id))
+        if row is None:
+            continue  # merged away before it was ever synced
+        if row["_deletion_kind"] != "merged" or row["merged_into_id"] != int(survivor) or not row["_is_deleted"]:
+            problems.append(
+                f"{table} {merged_id}: merged into {survivor} in HubSpot, warehouse has "
+                f"kind={row['_deletion_kind']!r} merged_into_id={row['merged_into_id']}"
+            )
+    for record_id in sorted(set(rows) - known):
+        row = rows[record_id]
+        if row["_deletion_kind"] != "purged" or not row["_is_deleted"]:
+            problems.append(f"{table} {record_id}: unknown to HubSpot but not marked purged ({row['_deletion_kind']})")
+    return problems[:MAX_REPORTED]
+
+
+def _check_values(
+    table: str, record_id: int, properties: dict[str, Any], row: dict[str, Any], columns: dict[str, dict[str, Any]]
+) -> Iterable[str]:
+    rejects = row.get("_rejects") or {}
+    extra = row.get("_extra_properties") or {}
+    if isinstance(rejects, str):
+        rejects = json.loads(rejects)
+    if isinstance(extra, str):
+        extra = json.loads(extra)
+    for name, spec in columns.items():
+        raw = properties.get(name)
+        if spec["spilled"]:
+            if extra.get(name) != raw:
+                yield f"{table} {record_id}.{name} (spilled): expected {raw!r}, got {extra.get(name)!r}"
+            continue
+        expected, is_reject = _parse_expected(raw, spec["logical_type"])
+        actual = row.get(spec["column_name"])
+        if not _same(expected, actual):
+            yield f"{table} {record_id}.{name} -> {spec['column_name']}: expected {expected!r} (from {raw!r}), got {actual!r}"
+        if is_reject and name not in rejects:
+            yield f"{table} {record_id}.{name}: {raw!r} does not parse as {spec['logical_type']} but is not in _rejects"
+
+
+def check_associations(
+    view: WarehouseView, snapshot: dict[str, Any], table: str, to_type: str, live_ids: set[int], to_live_ids: set[int]
+) -> list[str]:
+    """Associations between live records equal HubSpot's (id pairs, type ids, categories, labels)."""
+    expected = set()
+    for assoc in snapshot["associations"]:
+        if assoc["toType"] != to_type:
+            continue
+        from_id, to_id = int(assoc["fromId"]), int(assoc["toId"])
+        if from_id not in live_ids or to_id not in to_live_ids:
+            continue
+        for kind in assoc["associationTypes"]:
+            expected.add((from_id, to_id, int(kind["typeId"]), kind["category"], kind.get("label")))
+    actual = set()
+    if view.table_exists(table):
+        for row in view.rows(table):
+            if row["from_id"] in live_ids and row["to_id"] in to_live_ids:
+                actual.add((row["from_id"], row["to_id"], row["type_id"], row["category"], row["label"]))
+    problems = [f"{table}: missing {item}" for item in sorted(expected - actual, key=str)]
+    problems += [f"{table}: unexpected {item}" for item in sorted(actual - expected, key=str)]
+    return problems[:MAX_REPORTED]
+
+
+def check_pipelines(view: WarehouseView, pipelines: list[dict[str, Any]], object_table: str) -> list[str]:
+    problems = []
+    stages = {(r["pipeline_id"], r["id"]): r for r in view.rows(f"{object_table}_pipeline_stage")}
+    heads = {r["id"]: r for r in view.rows(f"{object_table}_pipeline")}
+    for pipeline in pipelines:
+        head = heads.get(pipeline["id"])
+        if head is None or head["label"] != pipeline["label"] or head["_is_deleted"] != bool(pipeline.get("archived")):
+            problems.append(f"{object_table}_pipeline {pipeline['id']}: expected {pipeline['label']!r}, got {head}")
+        for stage in pipeline["stages"]:
+            row = stages.get((pipeline["id"], stage["id"]))
+            if row is None:
+                problems.append(f"{object_table}_pipeline_stage {pipeline['id']}/{stage['id']}: missing")
+                continue
+            probability = (stage.get("metadata") or {}).get("probability")
+            if row["label"] != stage["label"] or row["display_order"] != stage["displayOrder"]:
+                problems.append(f"stage {stage['id']}: label/order {row['label']!r}/{row['display_order']}")
+            if probability is not None and Decimal(row["probability"]) != Decimal(probability):
+                problems.append(f"stage {stage['id']}: probability {row['probability']} != {probability}")
+    return problems
+
+
+def check_owners(view: WarehouseView, owners: list[dict[str, Any]]) -> list[str]:
+    rows = {row["id"]: row for row in view.rows("owner")}
+    problems = []
+    for owner in owners:
+        row = rows.get(int(owner["id"]))
+        if row is None:
+            problems.append(f"owner {owner['id']}: missing")
+        elif row["archived"] != bool(owner.get("archived")) or row["email"] != owner.get("email"):
+            problems.append(f"owner {owner['id']}: archived/email {row['archived']}/{row['email']!r}")
+    if len(rows) != len(owners):
+        problems.append(f"owner: {len(rows)} rows, HubSpot has {len(owners)} owners")
+    return problems
