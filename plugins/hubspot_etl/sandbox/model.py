@@ -1,0 +1,243 @@
+"""Core data structures of the sandbox portal: records, object types and association labels.
+
+Records are compact (``__slots__``). Property values live in a per-record ``overrides`` dict;
+generated portals additionally plug a deterministic *lazy value source* into the object type
+so that e.g. 100k contacts x 300 properties never materialise 30M strings — a value is
+computed from ``(seed, record id, property)`` when read, unless a mutation overrode it.
+
+A few properties are *computed* from record fields and never stored: ``hs_object_id`` (= id),
+the created property (``createdate``; ``hs_createdate`` for custom objects) and the
+last-modified property (``lastmodifieddate`` for contacts, ``hs_lastmodifieddate`` otherwise),
+which therefore always agree with ``createdAt`` / ``updatedAt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._util import DAY_MS, iso_ms, parse_datetime_ms
+
+HISTORY_LIMIT = 32
+
+LazySource = Callable[[int, str], str | None]
+
+
+class RecordVersion:
+    """An immutable-by-convention view of a record's state at some point in time."""
+
+    __slots__ = ("id", "created_at", "updated_at", "archived", "archived_at", "merged_into", "overrides")
+
+    def __init__(
+        self,
+        rec_id: int,
+        created_at: int,
+        updated_at: int,
+        archived: bool = False,
+        archived_at: int | None = None,
+        merged_into: int | None = None,
+        overrides: dict[str, str | None] | None = None,
+    ) -> None:
+        self.id = rec_id
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.archived = archived
+        self.archived_at = archived_at
+        self.merged_into = merged_into
+        self.overrides = overrides
+
+
+class Record(RecordVersion):
+    """Current state of a record plus the history the search index replays for index lag.
+
+    ``valid_from`` is the wall-clock time (seconds) since which the current state holds;
+    ``history`` keeps ``(valid_from, RecordVersion)`` of older states, newest last.
+    Records loaded from a fixture or generator have ``valid_from == 0`` (always indexed).
+    """
+
+    __slots__ = ("valid_from", "history")
+
+    def __init__(self, rec_id: int, created_at: int, updated_at: int, **kwargs: Any) -> None:
+        valid_from = kwargs.pop("valid_from", 0.0)
+        super().__init__(rec_id, created_at, updated_at, **kwargs)
+        self.valid_from: float = valid_from
+        self.history: list[tuple[float, RecordVersion]] | None = None
+
+    @property
+    def visible(self) -> bool:
+        """Visible in normal (non-archived) reads: not archived and not merged away."""
+        return not self.archived and self.merged_into is None
+
+    def freeze(self) -> RecordVersion:
+        """Copy of the current state (overrides shallow-copied)."""
+        ov = dict(self.overrides) if self.overrides is not None else None
+        return RecordVersion(
+            self.id, self.created_at, self.updated_at, self.archived, self.archived_at, self.merged_into, ov
+        )
+
+    def begin_change(self, at: float) -> None:
+        """Push the current state into history before mutating it at wall time ``at``."""
+        if self.history is None:
+            self.history = []
+        self.history.append((self.valid_from, self.freeze()))
+        if len(self.history) > HISTORY_LIMIT:
+            del self.history[0]
+        self.valid_from = at
+
+    def version_at(self, at: float) -> RecordVersion | None:
+        """State as the search index sees it at wall time ``at`` (None: not yet indexed)."""
+        if self.valid_from <= at:
+            return self
+        for valid_from, version in reversed(self.history or ()):
+            if valid_from <= at:
+                return version
+        return None
+
+
+@dataclass
+class LabelDef:
+    """One direction of an association type: ``from -> to`` with ``typeId`` and label."""
+
+    from_type: str
+    to_type: str
+    type_id: int
+    category: str
+    label: str | None
+    inverse_type_id: int
+
+    def wire(self) -> dict[str, Any]:
+        return {"category": self.category, "typeId": self.type_id, "label": self.label}
+
+
+def _convert_for_compare(ptype: str, raw: str) -> Any:
+    if ptype == "number":
+        return float(raw)
+    if ptype == "datetime":
+        return parse_datetime_ms(raw)
+    if ptype == "date":
+        ms = parse_datetime_ms(raw)
+        return ms - ms % DAY_MS
+    return raw.lower()
+
+
+@dataclass
+class ObjectType:
+    """An object type (standard or custom) with its property definitions and records."""
+
+    object_type_id: str
+    name: str
+    singular: str
+    plural: str
+    scope: str
+    created_property: str
+    modified_property: str
+    default_properties: list[str]
+    is_custom: bool = False
+    fully_qualified_name: str | None = None
+    primary_display_property: str | None = None
+    secondary_display_properties: list[str] = field(default_factory=list)
+    required_properties: list[str] = field(default_factory=list)
+    searchable_properties: list[str] = field(default_factory=list)
+    description: str | None = None
+    created_at: int = 0
+    updated_at: int = 0
+    properties: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: dict[int, Record] = field(default_factory=dict)
+    ids: list[int] = field(default_factory=list)
+    lazy: LazySource | None = None
+    lazy_names: frozenset[str] = frozenset()
+
+    # ----------------------------------------------------------------- values
+    @property
+    def computed(self) -> tuple[str, str, str]:
+        return ("hs_object_id", self.created_property, self.modified_property)
+
+    def value(self, rec: RecordVersion, name: str) -> str | None:
+        """Wire value (string or None) of property ``name`` on ``rec``."""
+        if name == "hs_object_id":
+            return str(rec.id)
+        if name == self.modified_property:
+            return iso_ms(rec.updated_at)
+        if name == self.created_property:
+            return iso_ms(rec.created_at)
+        ov = rec.overrides
+        if ov is not None and name in ov:
+            return ov[name]
+        if self.lazy is not None and name in self.lazy_names:
+            return self.lazy(rec.id, name)
+        return None
+
+    def typed_value(self, rec: RecordVersion, name: str) -> Any:
+        """Comparable value for search filters/sorts (None when unset or unparsable)."""
+        if name == "hs_object_id":
+            return float(rec.id)
+        if name == self.modified_property:
+            return rec.updated_at
+        if name == self.created_property:
+            return rec.created_at
+        raw = self.value(rec, name)
+        if raw is None or raw == "":
+            return None
+        ptype = self.properties.get(name, {}).get("type", "string")
+        try:
+            return _convert_for_compare(ptype, raw)
+        except ValueError:
+            return None
+
+    def all_values(self, rec: RecordVersion) -> dict[str, str]:
+        """Every defined property with a non-null value."""
+        out: dict[str, str] = {}
+        for name in self.properties:
+            val = self.value(rec, name)
+            if val is not None:
+                out[name] = val
+        return out
+
+    def resolve_properties(self, requested: list[str] | None) -> list[str]:
+        """Requested property names (unknown ignored) plus the always-returned ones."""
+        names = self.default_properties if requested is None else requested
+        out = [n for n in names if n in self.properties and not self.properties[n].get("archived")]
+        for extra in (self.created_property, "hs_object_id", self.modified_property):
+            if extra not in out:
+                out.append(extra)
+        return out
+
+    def wire(self, rec: RecordVersion, props: list[str] | None) -> dict[str, Any]:
+        """HubSpot ``SimplePublicObject`` for ``rec``; ``props=None`` means all non-null values."""
+        if props is None:
+            properties: dict[str, str | None] = dict(self.all_values(rec))
+        else:
+            properties = {n: self.value(rec, n) for n in props}
+        out: dict[str, Any] = {
+            "id": str(rec.id),
+            "properties": properties,
+            "createdAt": iso_ms(rec.created_at),
+            "updatedAt": iso_ms(rec.updated_at),
+            "archived": bool(rec.archived),
+        }
+        if rec.archived:
+            out["archivedAt"] = iso_ms(rec.archived_at or rec.updated_at)
+        return out
+
+    # ---------------------------------------------------------------- records
+    def add_record(self, rec: Record) -> None:
+        """Insert a record, keeping ``ids`` sorted."""
+        if rec.id in self.records:
+            raise ValueError(f"duplicate id {rec.id}")
+        self.records[rec.id] = rec
+        if not self.ids or rec.id > self.ids[-1]:
+            self.ids.append(rec.id)
+        else:
+            import bisect
+
+            bisect.insort(self.ids, rec.id)
+
+    def next_id(self) -> int:
+        return (self.ids[-1] + 1) if self.ids else 1
+
+    def matches_ref(self, ref: str) -> bool:
+        low = ref.lower()
+        return low in {self.name.lower(), self.object_type_id.lower()} or (
+            self.fully_qualified_name is not None and low == self.fully_qualified_name.lower()
+        )
