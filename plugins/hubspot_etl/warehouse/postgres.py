@@ -25,6 +25,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
@@ -477,8 +478,11 @@ class PostgresWarehouse(Warehouse):
 
     def _copy_stage(self, conn: psycopg.Connection, builder: RowBuilder, records: Sequence[Mapping]) -> None:
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in builder.column_names)
+        statement = sql.SQL("COPY _hubspot_stage ({}) FROM STDIN").format(columns)
         with conn.cursor() as cur:
-            with cur.copy(sql.SQL("COPY _hubspot_stage ({}) FROM STDIN").format(columns)) as copy:
+            # The queued writer sends data from a background thread, so the server parses COPY
+            # data while Python converts the next rows.
+            with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
                 for row in builder.rows(records):
                     copy.write_row(row)
 
@@ -509,15 +513,20 @@ class PostgresWarehouse(Warehouse):
                 "ELSE COALESCE(t._extra_properties, '{}'::jsonb) || EXCLUDED._extra_properties END"
             ),
         ]
+        # Duplicate ids in one part: the newest updatedAt wins, then the last line.
+        dedupe = sql.SQL(
+            "SELECT DISTINCT ON (id) {sel} FROM _hubspot_stage ORDER BY id, _updated_at DESC NULLS FIRST, _seq DESC"
+            if builder.has_duplicates
+            else "SELECT {sel} FROM _hubspot_stage"
+        ).format(sel=sql.SQL(", ").join(select_cols))
         query = sql.SQL(
-            "INSERT INTO {target} AS t ({cols}) SELECT DISTINCT ON (id) {sel} FROM _hubspot_stage "
-            "ORDER BY id, _updated_at DESC NULLS FIRST, _seq DESC "
+            "INSERT INTO {target} AS t ({cols}) {dedupe} "
             "ON CONFLICT (id) DO UPDATE SET {sets} "
             "WHERE t._updated_at IS NULL OR EXCLUDED._updated_at IS NULL OR EXCLUDED._updated_at >= t._updated_at"
         ).format(
             target=self._t(table),
             cols=sql.SQL(", ").join(insert_cols),
-            sel=sql.SQL(", ").join(select_cols),
+            dedupe=dedupe,
             sets=sql.SQL(", ").join(sets),
         )
         reject_keys = [*builder.property_names, "createdAt", "updatedAt", "archivedAt"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,29 @@ from hubspot_etl.warehouse.base import ColumnSpec, PartFormatError
 from hubspot_etl.warehouse.types import (
     POSTGRES_NUMERIC,
     NumericLimits,
-    convert,
     convert_datetime,
     convert_text,
+    converter_for,
     reject_value,
+    stringify,
 )
+
+try:  # optional speed-up (about 2x faster parsing); falls back to the json module per line
+    import orjson
+
+    _fast_loads: Callable[[str], Any] | None = orjson.loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _fast_loads = None
+
+
+def _loads(line: str) -> Any:
+    if _fast_loads is not None:
+        try:
+            return _fast_loads(line)
+        except ValueError:
+            pass  # lone surrogates, >64-bit ints, ...: let the json module decide
+    return json.loads(line)
+
 
 #: Columns after the property columns, in row order (``_seq`` is staging-only).
 TRAILING_COLUMNS: tuple[str, ...] = (
@@ -53,7 +71,7 @@ def read_part(path: str | Path) -> list[dict]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = _loads(line)
             except json.JSONDecodeError as exc:
                 raise PartFormatError(f"{path}:{line_no}: not JSON ({exc.msg})") from exc
             if not isinstance(record, dict):
@@ -109,6 +127,8 @@ class RowBuilder:
         self.spilled: list[str] = [n for n in property_names if n in specs and specs[n].spilled]
         self.unmapped: list[str] = [n for n in property_names if n not in specs]
         self.stats = RowStats()
+        self.has_duplicates = False
+        self._plan = [(c.property_name, converter_for(c.logical_type, limits)) for c in self.columns]
 
     @property
     def column_names(self) -> list[str]:
@@ -121,22 +141,33 @@ class RowBuilder:
         return [c.property_name for c in self.columns] + self.spilled + self.unmapped
 
     def rows(self, records: Sequence[Mapping]) -> Iterator[tuple[Any, ...]]:
-        """Yield one tuple per record (see module docstring for the order)."""
+        """Yield one tuple per record (see module docstring for the order).
+
+        Afterwards :attr:`has_duplicates` tells whether an id occurred more than once.
+        """
+        seen: set[int] = set()
         for seq, record in enumerate(records):
-            yield self.build(record, seq)
+            row = self.build(record, seq)
+            seen.add(row[0])
+            yield row
+        self.has_duplicates = len(seen) < len(records)
 
     def build(self, record: Mapping, seq: int) -> tuple[Any, ...]:
         """One record -> one staging tuple."""
         props = record.get("properties") or {}
         rejects: dict[str, dict[str, str]] = {}
         values: list[Any] = [parse_record_id(record, f"record #{seq + 1}")]
-        limits = self.limits
-        for spec in self.columns:
-            raw = props.get(spec.property_name)
-            value, reason = convert(raw, spec.logical_type, limits) if raw is not None else (None, None)
+        append = values.append
+        get = props.get
+        for name, converter in self._plan:
+            raw = get(name)
+            if raw is None:
+                append(None)
+                continue
+            value, reason = converter(raw if raw.__class__ is str else stringify(raw))
             if reason is not None:
-                self._reject(rejects, spec.property_name, raw, reason)
-            values.append(value)
+                self._reject(rejects, name, raw, reason)
+            append(value)
         extras = self._extras(props, rejects)
         created = self._timestamp(record, "createdAt", rejects)
         updated = self._timestamp(record, "updatedAt", rejects)
@@ -166,7 +197,7 @@ class RowBuilder:
             if raw is None:
                 extras[name] = None
                 continue
-            value, reason = convert_text(raw if isinstance(raw, str) else json.dumps(raw))
+            value, reason = convert_text(raw if isinstance(raw, str) else stringify(raw))
             if reason is not None:
                 self._reject(rejects, name, raw, reason)
             extras[name] = value

@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 
@@ -87,10 +89,12 @@ BIGQUERY_BIGNUMERIC = NumericLimits(max_integer_digits=38, max_scale=38)
 
 ConvertResult = tuple[Any, str | None]
 
-_NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _EPOCH_RE = re.compile(r"-?\d{1,16}")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+Converter = Callable[[str], ConvertResult]
 
 
 def escape_nul(value: str) -> str:
@@ -100,26 +104,26 @@ def escape_nul(value: str) -> str:
 
 def reject_value(raw: object) -> str:
     """The original value as it is stored in ``_rejects`` (NULs escaped, surrogates replaced)."""
-    text = raw if isinstance(raw, str) else _stringify(raw)
+    text = raw if isinstance(raw, str) else stringify(raw)
     return _replace_surrogates(escape_nul(text)) if not text.isascii() else escape_nul(text)
 
 
 def convert_number(value: str, limits: NumericLimits = POSTGRES_NUMERIC) -> ConvertResult:
     """Numeric string -> Decimal (see module docstring for the accepted grammar)."""
-    text = value.strip()
-    if not _NUMBER_RE.fullmatch(text):
-        return None, "invalid_number"
-    try:
-        number = Decimal(text)
-    except InvalidOperation:  # pragma: no cover - regex already guarantees syntax
-        return None, "invalid_number"
+    match = _NUMBER_RE.fullmatch(value)
+    if match is None:
+        value = value.strip()
+        match = _NUMBER_RE.fullmatch(value)
+        if match is None:
+            return None, "invalid_number"
+    number = Decimal(value)
+    if match.group(1) is None and len(value) <= min(limits.max_integer_digits, limits.max_scale):
+        return number, None  # fast path: too short to be out of range
     if number.is_zero():
         return Decimal(0), None
-    sign, digits, exponent = number.as_tuple()
+    _, digits, exponent = number.as_tuple()
     assert isinstance(exponent, int)
-    integer_digits = len(digits) + exponent
-    scale = -exponent
-    if integer_digits > limits.max_integer_digits or scale > limits.max_scale:
+    if len(digits) + exponent > limits.max_integer_digits or -exponent > limits.max_scale:
         return None, "out_of_range"
     return number, None
 
@@ -132,29 +136,30 @@ def _from_epoch_ms(text: str) -> datetime | None:
 
 
 def _parse_iso(text: str) -> datetime | None:
-    candidate = text[:-1] + "+00:00" if text[-1:] in "zZ" else text
+    """ISO-8601 (``Z`` or offset or naive=UTC) -> aware UTC datetime, None if not ISO."""
     try:
-        parsed = datetime.fromisoformat(candidate)
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    tz = parsed.tzinfo
+    if tz is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed if tz is UTC else parsed.astimezone(UTC)
 
 
 def convert_datetime(value: str) -> ConvertResult:
     """ISO-8601 or ms-epoch string -> aware UTC datetime."""
-    text = value.strip()
+    text = value.strip() if value[:1].isspace() or value[-1:].isspace() else value
+    if len(text) >= 10 and text[4:5] == "-":
+        try:
+            parsed = _parse_iso(text)
+        except OverflowError:
+            return None, "out_of_range"
+        return (parsed, None) if parsed is not None else (None, "invalid_datetime")
     if _EPOCH_RE.fullmatch(text):
         parsed = _from_epoch_ms(text)
         return (parsed, None) if parsed is not None else (None, "out_of_range")
-    if len(text) < 10:
-        return None, "invalid_datetime"
-    try:
-        parsed = _parse_iso(text)
-    except OverflowError:
-        return None, "out_of_range"
-    return (parsed, None) if parsed is not None else (None, "invalid_datetime")
+    return None, "invalid_datetime"
 
 
 def convert_date(value: str) -> ConvertResult:
@@ -183,21 +188,96 @@ def convert_boolean(value: str) -> ConvertResult:
 
 def convert_text(value: str) -> ConvertResult:
     """Text is kept; NUL characters are removed and lone surrogates replaced (with a note)."""
+    if "\x00" not in value and value.isascii():
+        return value, None
     reason = None
     if "\x00" in value:
         value = value.replace("\x00", "")
         reason = "nul_byte"
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            value = _replace_surrogates(value)
-            reason = reason or "invalid_unicode"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = _replace_surrogates(value)
+        reason = reason or "invalid_unicode"
     return value, reason
 
 
 def _replace_surrogates(value: str) -> str:
     return "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in value)
+
+
+def _non_text(kind: LogicalType, parse: Converter) -> Converter:
+    """Wrap a parser with the shared rules: blank -> NULL, NUL byte -> reject."""
+    nul_reason = _NUL_REASON[kind]
+
+    def convert_value(value: str) -> ConvertResult:
+        if not value or value.isspace():
+            return None, None
+        if "\x00" in value:
+            return None, nul_reason
+        return parse(value)
+
+    return convert_value
+
+
+_NUL_REASON = {
+    LogicalType.NUMERIC: "invalid_number",
+    LogicalType.TIMESTAMP: "invalid_datetime",
+    LogicalType.DATE: "invalid_date",
+    LogicalType.BOOLEAN: "invalid_boolean",
+}
+
+
+def _fast_number(limits: NumericLimits) -> Converter:
+    """Number converter with a fast path for short plain decimals (the common case)."""
+    slow = _non_text(LogicalType.NUMERIC, lambda v: convert_number(v, limits))
+    fast_len = min(limits.max_integer_digits, limits.max_scale)
+    fullmatch = _NUMBER_RE.fullmatch
+
+    def number(value: str) -> ConvertResult:
+        match = fullmatch(value)
+        if match is not None and match.group(1) is None and len(value) <= fast_len:
+            return Decimal(value), None
+        return slow(value)
+
+    return number
+
+
+def _fast_timestamp() -> Converter:
+    """Timestamp converter with a fast path for ISO-8601 strings (the common case)."""
+    slow = _non_text(LogicalType.TIMESTAMP, convert_datetime)
+    fromisoformat = datetime.fromisoformat
+
+    def timestamp(value: str) -> ConvertResult:
+        if len(value) >= 10 and value[4] == "-":
+            try:
+                parsed = fromisoformat(value)
+            except ValueError:
+                return slow(value)
+            tz = parsed.tzinfo
+            if tz is UTC:
+                return parsed, None
+            return (parsed.replace(tzinfo=UTC) if tz is None else parsed.astimezone(UTC)), None
+        return slow(value)
+
+    return timestamp
+
+
+@lru_cache(maxsize=64)
+def converter_for(logical_type: LogicalType | str, limits: NumericLimits = POSTGRES_NUMERIC) -> Converter:
+    """The converter :func:`convert` uses for one logical type (for tight loops)."""
+    kind = LogicalType(logical_type)
+    if kind is LogicalType.TEXT:
+        return convert_text
+    if kind is LogicalType.NUMERIC:
+        return _fast_number(limits)
+    if kind is LogicalType.TIMESTAMP:
+        return _fast_timestamp()
+    parsers: dict[LogicalType, Converter] = {
+        LogicalType.DATE: convert_date,
+        LogicalType.BOOLEAN: convert_boolean,
+    }
+    return _non_text(kind, parsers[kind])
 
 
 def convert(
@@ -211,33 +291,13 @@ def convert(
     if value is None:
         return None, None
     if not isinstance(value, str):
-        value = _stringify(value)
-    kind = LogicalType(logical_type)
-    if kind is LogicalType.TEXT:
-        return convert_text(value)
-    if value.strip() == "":
-        return None, None
-    if "\x00" in value:
-        return None, _NUL_REASON[kind]
-    if kind is LogicalType.NUMERIC:
-        return convert_number(value, limits)
-    if kind is LogicalType.TIMESTAMP:
-        return convert_datetime(value)
-    if kind is LogicalType.DATE:
-        return convert_date(value)
-    return convert_boolean(value)
+        value = stringify(value)
+    return converter_for(logical_type, limits)(value)
 
 
-_NUL_REASON = {
-    LogicalType.NUMERIC: "invalid_number",
-    LogicalType.TIMESTAMP: "invalid_datetime",
-    LogicalType.DATE: "invalid_date",
-    LogicalType.BOOLEAN: "invalid_boolean",
-}
-
-
-def _stringify(value: object) -> str:
-    """Non-string JSON values (should not happen on v3) are handled as their JSON text."""
+def stringify(value: object) -> str:
+    """Non-string JSON values (not expected on v3) as text: booleans ``true``/``false``, numbers
+    as written, objects/arrays as JSON."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
