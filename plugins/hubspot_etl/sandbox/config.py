@@ -53,8 +53,12 @@ class SandboxConfig:
                 raise ValueError(f"unknown config field {key!r} (known: {', '.join(sorted(known))})")
         for key, value in changes.items():
             if key == "tokens":
-                if not isinstance(value, dict) or not all(isinstance(v, list) for v in value.values()):
-                    raise ValueError("tokens must be an object token -> list of scopes")
+                if not isinstance(value, dict) or not all(
+                    v is None or isinstance(v, list) for v in value.values()
+                ):
+                    raise ValueError(
+                        "tokens must be an object token -> list of scopes (or null for all scopes)"
+                    )
             elif value is not None and not isinstance(value, int | float) or isinstance(value, bool):
                 raise ValueError(f"{key} must be a number or null")
             setattr(self, key, value)

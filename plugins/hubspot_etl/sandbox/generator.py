@@ -556,7 +556,7 @@ def _merge_some(portal: Portal, ot: ObjectType, seed: int) -> None:
         if merged is survivor or not merged.visible or not survivor.visible:
             continue
         at = min(END_MS, max(merged.updated_at, survivor.updated_at) + DAY_MS)
-        portal.merge(ot.name, survivor.id, merged.id, at_ms=at)
+        portal._merge(ot, survivor.id, merged.id, at)
         done += 1
 
 

@@ -231,6 +231,10 @@ class Portal:
         """
         with self.lock:
             ot = self.object_type(object_type)
+            return ot.wire(self._merge(ot, primary_id, id_to_merge, at_ms), None)
+
+    def _merge(self, ot: ObjectType, primary_id: Any, id_to_merge: Any, at_ms: int | None) -> Record:
+        with self.lock:
             survivor = self._live(ot, primary_id)
             merged = self._live(ot, id_to_merge)
             if survivor is merged:
@@ -253,7 +257,7 @@ class Portal:
             survivor.overrides = {**(survivor.overrides or {}), "hs_merged_object_ids": ";".join(ids)}
             survivor.updated_at = max(ms, survivor.updated_at + 1) if at_ms is None else ms
             self._move_associations(ot.object_type_id, merged.id, survivor.id)
-            return ot.wire(survivor, None)
+            return survivor
 
     def _merged_ids(self, ot: ObjectType, rec: RecordVersion) -> list[str]:
         raw = ot.value(rec, "hs_merged_object_ids")

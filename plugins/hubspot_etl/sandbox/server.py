@@ -38,7 +38,7 @@ from ._util import (
     iso_ms,
     now_ms,
 )
-from .catalog import SCOPE_OWNERS, SCOPE_SCHEMAS
+from .catalog import ALL_SCOPES, SCOPE_OWNERS, SCOPE_SCHEMAS
 from .config import SandboxConfig
 from .portal import Portal
 
@@ -384,9 +384,12 @@ class SandboxServer:
     def _authorized(self, route: Route, req: Request) -> Response:
         auth = req.headers.get("Authorization") or ""
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-        scopes = self.config.tokens.get(token) if token else None
-        if scopes is None:
+        tokens = self.config.tokens or {}
+        if not token or token not in tokens:
             return _json(401, error_body(AUTH_MESSAGE, "INVALID_AUTHENTICATION"))
+        scopes = tokens[token]
+        if scopes is None:  # None = every scope
+            scopes = ALL_SCOPES
         req.token = token
         rate_headers: dict[str, str] = {}
         try:
