@@ -168,6 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "HubSpotSandbox/1.0"
     sys_version = ""
     timeout = 30
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _HTTPServer
 
     def _serve(self) -> None:
@@ -257,7 +258,7 @@ class SandboxServer:
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self._thread = threading.Thread(
-            target=httpd.serve_forever, name=f"hubspot-sandbox:{self.port}", daemon=True
+            target=httpd.serve_forever, args=(0.05,), name=f"hubspot-sandbox:{self.port}", daemon=True
         )
         self._thread.start()
         return self
