@@ -426,3 +426,15 @@ def test_token_never_leaks(srv: Any, caplog: pytest.LogCaptureFixture) -> None:
     for text in texts + ours:
         assert LEAK_TOKEN not in text
         assert "leakcheck" not in text
+
+
+def test_iter_modified_splits_spread_window_over_10k() -> None:
+    portal = generate_portal(seed=5, contacts=10_600, companies=5, deals=5, tickets=5, custom=0, owners=2)
+    with SandboxServer(portal, open_config(), host="127.0.0.1", port=0) as srv:
+        expected = active_ids(srv, "contacts")
+        assert len(expected) > 10_000
+        hook = make_hook(srv)
+        rows, _ = flatten(hook.iter_modified("contacts", 0, 4_102_444_800_000, ["email"]))
+        ids = [r["id"] for r in rows]
+        assert len(ids) == len(set(ids)) and sorted(ids, key=int) == expected
+        assert hook.stats.search_splits >= 1 and hook.stats.search_keyset_windows == 0
