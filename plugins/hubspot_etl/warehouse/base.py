@@ -165,6 +165,10 @@ class Warehouse(abc.ABC):
         ``_synced_at`` is earlier (purge candidates). No table yet -> empty set."""
 
     @abc.abstractmethod
+    def deletion_kinds(self, object_name: str) -> dict[int, str | None]:
+        """``id -> deletion kind`` (``None`` for live rows) of every row of the object."""
+
+    @abc.abstractmethod
     def replace_associations(
         self, from_object: str, to_object: str, from_ids: Sequence[int], rows: Sequence[dict]
     ) -> int:

@@ -109,6 +109,8 @@ _METADATA_DDL: tuple[str, ...] = (
         search_splits integer, associations jsonb, deletes jsonb, schema_changes jsonb,
         columns_spilled integer, columns_renamed integer, details jsonb,
         PRIMARY KEY (object_name, run_id))""",
+    """CREATE TABLE IF NOT EXISTS {s}._hubspot_association_tables (
+        table_name text PRIMARY KEY, from_object text NOT NULL, to_object text NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS {s}.owner (
         id bigint PRIMARY KEY, email text, first_name text, last_name text, user_id bigint,
         user_id_including_inactive bigint, type text, teams jsonb, archived boolean NOT NULL DEFAULT false,
@@ -605,9 +607,31 @@ class PostgresWarehouse(Warehouse):
             ).fetchall()
         return {r[0] for r in rows}
 
+    def deletion_kinds(self, object_name: str) -> dict[int, str | None]:
+        """``id -> _deletion_kind`` (``None`` for live rows) of every row of the object's table."""
+        table = table_name_for_object(object_name)
+        with self.connect() as conn:
+            if not self._table_exists(conn, table):
+                return {}
+            rows = conn.execute(
+                _q("SELECT id, CASE WHEN _is_deleted THEN _deletion_kind END FROM {t}", t=self._t(table))
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     # ------------------------------------------------------------------ associations
-    def _ensure_association_table(self, conn: psycopg.Connection, table: str) -> None:
+    def _ensure_association_table(
+        self, conn: psycopg.Connection, table: str, from_object: str = "", to_object: str = ""
+    ) -> None:
         self._xact_lock(conn, f"assoc:{table}")
+        if from_object and to_object:
+            conn.execute(
+                _q(
+                    "INSERT INTO {r} (table_name, from_object, to_object) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (table_name) DO NOTHING",
+                    r=self._t("_hubspot_association_tables"),
+                ),
+                [table, table_name_for_object(from_object), table_name_for_object(to_object)],
+            )
         conn.execute(
             _q(
                 "CREATE TABLE IF NOT EXISTS {t} (from_id bigint NOT NULL, to_id bigint NOT NULL, "
@@ -630,7 +654,7 @@ class PostgresWarehouse(Warehouse):
         """Delete associations of ``from_ids`` and COPY ``rows`` in, in one transaction."""
         table = association_table_name(from_object, to_object)
         with self.connect() as conn:
-            self._ensure_association_table(conn, table)
+            self._ensure_association_table(conn, table, from_object, to_object)
             conn.execute(
                 _q("DELETE FROM {t} WHERE from_id = ANY(%s::bigint[])", t=self._t(table)),
                 [[int(i) for i in from_ids]],
@@ -686,6 +710,57 @@ class PostgresWarehouse(Warehouse):
                 _q("DELETE FROM {t} WHERE {cond}", t=self._t(table), cond=conditions[side]),
                 {"ids": [int(i) for i in ids]},
             ).rowcount
+
+    def follow_merges_and_deletes(
+        self, object_name: str, merged_into: Mapping[int, int], deleted: Sequence[int]
+    ) -> int:
+        """Make associations follow merged and deleted records, in every association table.
+
+        HubSpot moves a merged record's associations to the survivor and stops returning
+        associations of deleted records. Rows of this object's own tables (``from`` side)
+        are dropped for both; rows of other objects' tables that point at a merged record
+        (``to`` side) are re-pointed to the survivor, and those pointing at a deleted record
+        are dropped. Returns the number of rows changed.
+        """
+        gone = [int(i) for i in (*merged_into.keys(), *deleted)]
+        if not gone:
+            return 0
+        table_name = table_name_for_object(object_name)
+        pairs = [[int(k) for k in merged_into], [int(v) for v in merged_into.values()]]
+        changed = 0
+        with self.connect() as conn:
+            if not self._table_exists(conn, "_hubspot_association_tables"):
+                return 0
+            tables = conn.execute(
+                _q(
+                    "SELECT table_name, from_object = %(o)s, to_object = %(o)s FROM {r} "
+                    "WHERE from_object = %(o)s OR to_object = %(o)s ORDER BY table_name",
+                    r=self._t("_hubspot_association_tables"),
+                ),
+                {"o": table_name},
+            ).fetchall()
+            for table, is_from, is_to in tables:
+                t = self._t(table)
+                if is_to and merged_into:
+                    changed += conn.execute(
+                        _q(
+                            "INSERT INTO {t} (from_id, to_id, type_id, category, label, _synced_at) "
+                            "SELECT a.from_id, m.survivor, a.type_id, a.category, a.label, now() FROM {t} a "
+                            "JOIN unnest(%s::bigint[], %s::bigint[]) AS m(merged, survivor) ON a.to_id = m.merged "
+                            "ON CONFLICT (from_id, to_id, type_id) DO NOTHING",
+                            t=t,
+                        ),
+                        pairs,
+                    ).rowcount
+                if is_to:
+                    changed += conn.execute(
+                        _q("DELETE FROM {t} WHERE to_id = ANY(%s::bigint[])", t=t), [gone]
+                    ).rowcount
+                if is_from:
+                    changed += conn.execute(
+                        _q("DELETE FROM {t} WHERE from_id = ANY(%s::bigint[])", t=t), [gone]
+                    ).rowcount
+        return changed
 
     # ------------------------------------------------------------------ pipelines
     def _ensure_pipeline_tables(self, conn: psycopg.Connection, pipeline: str, stage: str) -> None:
