@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -46,13 +46,13 @@ def _parse_expected(raw: str | None, logical_type: str) -> tuple[Any, bool]:
         if logical_type == "timestamp":
             text = raw.strip()
             if text.isdigit():
-                return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc), False
+                return datetime.fromtimestamp(int(text) / 1000, tz=UTC), False
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)), False
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), False
         if logical_type == "date":
             text = raw.strip()
             if text.isdigit():
-                return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc).date(), False
+                return datetime.fromtimestamp(int(text) / 1000, tz=UTC).date(), False
             return date.fromisoformat(text[:10]), False
     except (InvalidOperation, ValueError, OverflowError):
         return None, True
@@ -76,19 +76,25 @@ class WarehouseView:
     def rows(self, table: str) -> list[dict[str, Any]]:
         with psycopg.connect(self.conninfo, row_factory=dict_row) as conn:
             conn.execute("SET TIME ZONE 'UTC'")
-            return conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(self.schema, table))).fetchall()
+            return conn.execute(
+                sql.SQL("SELECT * FROM {}").format(sql.Identifier(self.schema, table))
+            ).fetchall()
 
     def column_map(self, object_name: str) -> dict[str, dict[str, Any]]:
         with psycopg.connect(self.conninfo, row_factory=dict_row) as conn:
             rows = conn.execute(
-                sql.SQL("SELECT * FROM {} WHERE object_name = %s").format(sql.Identifier(self.schema, "_hubspot_column_map")),
+                sql.SQL("SELECT * FROM {} WHERE object_name = %s").format(
+                    sql.Identifier(self.schema, "_hubspot_column_map")
+                ),
                 [object_name],
             ).fetchall()
         return {row["property_name"]: row for row in rows}
 
     def table_exists(self, table: str) -> bool:
         with psycopg.connect(self.conninfo) as conn:
-            return conn.execute("SELECT to_regclass(%s) IS NOT NULL", [f'"{self.schema}"."{table}"']).fetchone()[0]
+            return conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL", [f'"{self.schema}"."{table}"']
+            ).fetchone()[0]
 
 
 def check_object(view: WarehouseView, snapshot: dict[str, Any], table: str, object_name: str) -> list[str]:
@@ -106,16 +112,24 @@ def check_object(view: WarehouseView, snapshot: dict[str, Any], table: str, obje
             continue
         if record.get("archived"):
             if not row["_is_deleted"] or row["_deletion_kind"] != "archived":
-                problems.append(f"{table} {record_id}: archived in HubSpot, warehouse has {row['_deletion_kind']!r}")
+                problems.append(
+                    f"{table} {record_id}: archived in HubSpot, warehouse has {row['_deletion_kind']!r}"
+                )
         elif row["_is_deleted"]:
-            problems.append(f"{table} {record_id}: live in HubSpot, warehouse says deleted ({row['_deletion_kind']})")
+            problems.append(
+                f"{table} {record_id}: live in HubSpot, warehouse says deleted ({row['_deletion_kind']})"
+            )
         problems.extend(_check_values(table, record_id, record.get("properties") or {}, row, columns))
     for merged_id, survivor in snapshot["merged"].items():
         known.add(int(merged_id))
         row = rows.get(int(merged_id))
         if row is None:
             continue  # merged away before it was ever synced
-        if row["_deletion_kind"] != "merged" or row["merged_into_id"] != int(survivor) or not row["_is_deleted"]:
+        if (
+            row["_deletion_kind"] != "merged"
+            or row["merged_into_id"] != int(survivor)
+            or not row["_is_deleted"]
+        ):
             problems.append(
                 f"{table} {merged_id}: merged into {survivor} in HubSpot, warehouse has "
                 f"kind={row['_deletion_kind']!r} merged_into_id={row['merged_into_id']}"
@@ -123,12 +137,18 @@ def check_object(view: WarehouseView, snapshot: dict[str, Any], table: str, obje
     for record_id in sorted(set(rows) - known):
         row = rows[record_id]
         if row["_deletion_kind"] != "purged" or not row["_is_deleted"]:
-            problems.append(f"{table} {record_id}: unknown to HubSpot but not marked purged ({row['_deletion_kind']})")
+            problems.append(
+                f"{table} {record_id}: unknown to HubSpot but not marked purged ({row['_deletion_kind']})"
+            )
     return problems[:MAX_REPORTED]
 
 
 def _check_values(
-    table: str, record_id: int, properties: dict[str, Any], row: dict[str, Any], columns: dict[str, dict[str, Any]]
+    table: str,
+    record_id: int,
+    properties: dict[str, Any],
+    row: dict[str, Any],
+    columns: dict[str, dict[str, Any]],
 ) -> Iterable[str]:
     rejects = row.get("_rejects") or {}
     extra = row.get("_extra_properties") or {}
@@ -151,7 +171,12 @@ def _check_values(
 
 
 def check_associations(
-    view: WarehouseView, snapshot: dict[str, Any], table: str, to_type: str, live_ids: set[int], to_live_ids: set[int]
+    view: WarehouseView,
+    snapshot: dict[str, Any],
+    table: str,
+    to_type: str,
+    live_ids: set[int],
+    to_live_ids: set[int],
 ) -> list[str]:
     """Associations between live records equal HubSpot's (id pairs, type ids, categories, labels)."""
     expected = set()
@@ -179,8 +204,14 @@ def check_pipelines(view: WarehouseView, pipelines: list[dict[str, Any]], object
     heads = {r["id"]: r for r in view.rows(f"{object_table}_pipeline")}
     for pipeline in pipelines:
         head = heads.get(pipeline["id"])
-        if head is None or head["label"] != pipeline["label"] or head["_is_deleted"] != bool(pipeline.get("archived")):
-            problems.append(f"{object_table}_pipeline {pipeline['id']}: expected {pipeline['label']!r}, got {head}")
+        if (
+            head is None
+            or head["label"] != pipeline["label"]
+            or head["_is_deleted"] != bool(pipeline.get("archived"))
+        ):
+            problems.append(
+                f"{object_table}_pipeline {pipeline['id']}: expected {pipeline['label']!r}, got {head}"
+            )
         for stage in pipeline["stages"]:
             row = stages.get((pipeline["id"], stage["id"]))
             if row is None:

@@ -53,7 +53,12 @@ def start_postgres(data_dir: Path) -> LocalPostgres:
 
 
 def hubspot_connection(url: str, token: str, api_version: str = "v3", **extra: Any) -> dict[str, Any]:
-    return {"conn_type": "hubspot", "host": url, "password": token, "extra": {"api_version": api_version, **extra}}
+    return {
+        "conn_type": "hubspot",
+        "host": url,
+        "password": token,
+        "extra": {"api_version": api_version, **extra},
+    }
 
 
 def write_sync_config(path: Path, objects: dict[str, Any], defaults: dict[str, Any]) -> Path:

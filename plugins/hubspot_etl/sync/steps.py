@@ -160,13 +160,15 @@ def prepare(ctx: StepContext) -> dict[str, Any]:
     hook = ctx.hook()
     info = hook.resolve_object_type(cfg.object_type)
     object_name = info["name"]
-    api_type = info.get("objectTypeId") or object_name
+    api_type = info.get("object_type_id") or object_name
     definitions = hook.get_properties(api_type)
     selected = select_properties(definitions, cfg.properties.include, cfg.properties.exclude)
     pipelines = _fetch_pipelines(hook, object_name, api_type)
     associations = [_association_target(hook, to) for to in cfg.associations]
 
     warehouse = ctx.warehouse()
+    if not ctx.dry_run:
+        warehouse.ensure_schema()
     state = warehouse.get_sync_state(object_name) if (not ctx.dry_run or warehouse.exists()) else None
     now = ctx.now()
     window = choose_window(
@@ -183,7 +185,6 @@ def prepare(ctx: StepContext) -> dict[str, Any]:
     )
     schema_changes: dict[str, Any] = {}
     if not ctx.dry_run:
-        warehouse.ensure_schema()
         schema_changes = _as_dict(warehouse.ensure_object_table(object_name, selected))
         if pipelines is not None:
             warehouse.upsert_pipelines(object_name, pipelines)
@@ -232,7 +233,7 @@ def _fetch_pipelines(hook: Any, object_name: str, api_type: str) -> list[dict[st
 
 def _association_target(hook: Any, to: str) -> dict[str, str]:
     info = hook.resolve_object_type(to)
-    return {"name": info["name"], "api_type": info.get("objectTypeId") or info["name"]}
+    return {"name": info["name"], "api_type": info.get("object_type_id") or info["name"]}
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
@@ -366,52 +367,104 @@ def associations(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any
 
 
 def reconcile(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
-    """Mark archived, merged and purged records deleted; never physically delete.
+    """Bring deletes, merges and restores to the warehouse; never physically delete.
 
+    - archived: ids in HubSpot's archived list. Those the warehouse does not yet hold as
+      archived (live rows, or records archived before they were ever synced) are
+      batch-read with ``archived=true`` and loaded, so their last values are kept too;
+    - restored: rows the warehouse holds as archived that HubSpot lists again are re-read
+      and loaded live, which clears their flags;
     - merged: ids listed in an extracted survivor's ``hs_merged_object_ids``;
-    - archived: ids in HubSpot's archived list;
-    - purged (full runs only): warehouse ids HubSpot neither lists nor archives nor merged.
-    A full run cut short by ``limit`` classifies nothing as purged: it did not see everything.
-    Only rows synced before this extract started are candidates, so a record loaded by a
-    concurrent incremental run is never mistaken for a purged one.
+    - purged (complete full runs only): warehouse ids HubSpot neither lists, archives nor
+      merged. Only rows synced before this extract started are candidates, so a record
+      loaded by a concurrent incremental run is never mistaken for a purged one.
     """
-    deletes = {"archived": 0, "merged": 0, "purged": 0}
+    deletes = {"archived": 0, "merged": 0, "purged": 0, "restored": 0}
     result: dict[str, Any] = {"deletes": deletes, "api_calls": {}, "purge_check": "skipped"}
     hook = ctx.hook()
     merged_into = _merged_map(manifest["parts"])
-    archived = {
-        int(r["id"]): r.get("archivedAt")
-        for page in hook.iter_objects(plan["api_type"], properties=["hs_object_id"], archived=True)
-        for r in page
-    }
-    result["api_calls"] = hook.stats.as_dict()
+    archived = _archived_ids(hook, plan["api_type"])
     if plan["dry_run"]:
         deletes["merged"], deletes["archived"] = len(merged_into), len(archived)
+        result["api_calls"] = hook.stats.as_dict()
         return result
     warehouse = ctx.warehouse()
     object_name = plan["object_name"]
-    synced_before = parse_datetime(manifest["extract_started_at"])
     with warehouse.object_lock(object_name):
+        kinds = warehouse.deletion_kinds(object_name)
+        to_archive = sorted(
+            i for i in archived if kinds.get(i, "missing") != "archived" and i not in merged_into
+        )
+        maybe_restored = sorted(i for i, kind in kinds.items() if kind == "archived" and i not in archived)
+        deletes["archived"], _ = _reload(
+            ctx, hook, warehouse, plan, to_archive, archived=True, name="archived"
+        )
+        deletes["restored"], gone = _reload(
+            ctx, hook, warehouse, plan, maybe_restored, archived=False, name="restored"
+        )
+        # archived earlier, and now neither archived nor live: purged from the recycle bin
+        marks: list[tuple[int, str, str | None, int | None]] = [(i, "purged", None, None) for i in gone]
         live = warehouse.live_ids(object_name)
-        marks: list[tuple[int, str, str | None, int | None]] = []
         for record_id, survivor in merged_into.items():
             if record_id in live:
                 marks.append((record_id, "merged", None, survivor))
-        for record_id, archived_at in archived.items():
-            if record_id in live and record_id not in merged_into:
-                marks.append((record_id, "archived", archived_at, None))
         if plan["mode"] == FULL and manifest["complete"]:
             listed = set(_ids_in_parts(manifest["parts"]))
-            candidates = warehouse.live_ids(object_name, synced_before=synced_before)
-            for record_id in sorted(candidates - listed - set(merged_into) - set(archived)):
+            candidates = warehouse.live_ids(
+                object_name, synced_before=parse_datetime(manifest["extract_started_at"])
+            )
+            for record_id in sorted(candidates - listed - set(merged_into) - archived.keys()):
                 marks.append((record_id, "purged", None, None))
             result["purge_check"] = "done"
         if marks:
             warehouse.mark_deleted(object_name, marks)
         for _, kind, _, _ in marks:
             deletes[kind] += 1
+        warehouse.follow_merges_and_deletes(
+            object_name,
+            {i: survivor for i, kind, _, survivor in marks if kind == "merged"},
+            [i for i, kind, _, _ in marks if kind != "merged"] + list(to_archive),
+        )
+    result["api_calls"] = hook.stats.as_dict()
     log.info("reconcile %s: %s", object_name, deletes)
     return result
+
+
+def _archived_ids(hook: Any, api_type: str) -> dict[int, str | None]:
+    """``id -> archivedAt`` of every archived record (the list has no time filter)."""
+    return {
+        int(record["id"]): record.get("archivedAt")
+        for page in hook.iter_objects(api_type, properties=["hs_object_id"], archived=True)
+        for record in page
+    }
+
+
+def _reload(
+    ctx: StepContext,
+    hook: Any,
+    warehouse: Any,
+    plan: dict[str, Any],
+    ids: list[int],
+    *,
+    archived: bool,
+    name: str,
+) -> tuple[int, list[int]]:
+    """Batch-read ``ids`` as they are now in HubSpot and load them; returns (loaded, not found)."""
+    if not ids:
+        return 0, []
+    missing: list[int] = []
+    directory = staging_dir(ctx.cfg.staging_base, ctx.dag_id, ctx.run_id, ctx.try_number)
+    prefix = f"{ctx.run_id}/attempt-{ctx.try_number}"
+    with PartWriter(directory, prefix, ctx.cfg.part_size, name=name) as writer:
+        for chunk in _chunks([str(i) for i in ids], BATCH_READ_SIZE):
+            found = hook.batch_read(plan["api_type"], chunk, properties=plan["properties"], archived=archived)
+            writer.write_many(found)
+            missing += [int(i) for i in getattr(found, "missing", [])]
+    loaded = 0
+    for part in writer.parts:
+        with local_copy(part.uri) as path:
+            loaded += warehouse.load_part(plan["object_name"], part.part_id, str(path)).rows
+    return loaded, missing
 
 
 def _merged_map(parts: list[dict[str, Any]]) -> dict[int, int]:

@@ -7,7 +7,7 @@ Everything here is dialect-neutral: result types, the lock error, the list of sy
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -167,6 +167,10 @@ class Warehouse(abc.ABC):
     @abc.abstractmethod
     def deletion_kinds(self, object_name: str) -> dict[int, str | None]:
         """``id -> deletion kind`` (``None`` for live rows) of every row of the object."""
+
+    @abc.abstractmethod
+    def follow_merges_and_deletes(self, object_name: str, merged_into: Mapping[int, int], deleted: Sequence[int]) -> int:
+        """Re-point associations of merged records to their survivor; drop those of deleted records."""
 
     @abc.abstractmethod
     def replace_associations(
