@@ -196,7 +196,6 @@ def _rss_mib() -> float:
     return 0.0
 
 
-@pytest.mark.slow
 def test_generate_100k_contacts_x_300_properties(capsys: pytest.CaptureFixture[str]) -> None:
     rss_before = _rss_mib()
     start = time.perf_counter()
