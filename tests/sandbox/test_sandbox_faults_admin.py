@@ -198,3 +198,29 @@ def test_admin_counters_config_state(api: Api, demo_srv: SandboxServer) -> None:
     assert api.admin("GET", "state/nope").status_code == 404
     assert api.admin("GET", "nothing-here").status_code == 404
     assert api.admin("POST", "ratelimit/reset").status_code == 200
+
+
+def test_concurrent_reads_and_writes(demo_srv: SandboxServer) -> None:
+    """Many keep-alive clients reading while others mutate: no errors, consistent final state."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def reader(_: int) -> set[int]:
+        api = Api(demo_srv)
+        codes = set()
+        for _ in range(15):
+            codes.add(api.get(LIST, limit=100).status_code)
+            codes.add(api.post("/crm/v3/objects/contacts/search", {"limit": 50}).status_code)
+        return codes
+
+    def writer(n: int) -> set[int]:
+        api = Api(demo_srv)
+        return {
+            api.admin("POST", "objects/companies", {"properties": {"name": f"Co {n}-{i}"}}).status_code
+            for i in range(15)
+        }
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(reader, range(4))) + list(pool.map(writer, range(4)))
+    assert set().union(*results) == {200, 201}
+    companies = demo_srv.portal.snapshot("companies")["records"]
+    assert len(companies) == 3 + 60 and len({r["id"] for r in companies}) == 63

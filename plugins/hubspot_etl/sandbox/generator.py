@@ -510,10 +510,6 @@ def _fill_records(ot: ObjectType, seed: int, count: int) -> _Timeline:
     return timeline
 
 
-def _ids(ot: ObjectType) -> list[int]:
-    return ot.ids
-
-
 def _associate_many(portal: Portal, a: ObjectType, b: ObjectType, seed: int, pct: int, per: int) -> None:
     """Link ~pct% of ``a`` records to 1..per random ``b`` records (both directions)."""
     if not a.ids or not b.ids:

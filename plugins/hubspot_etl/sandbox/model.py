@@ -20,6 +20,7 @@ from typing import Any
 from ._util import DAY_MS, iso_ms, parse_datetime_ms
 
 HISTORY_LIMIT = 32
+HISTORY_HORIZON_S = 600.0  # versions older than this are never needed (max supported index lag)
 
 LazySource = Callable[[int, str], str | None]
 
@@ -80,9 +81,12 @@ class Record(RecordVersion):
         """Push the current state into history before mutating it at wall time ``at``."""
         if self.history is None:
             self.history = []
-        self.history.append((self.valid_from, self.freeze()))
-        if len(self.history) > HISTORY_LIMIT:
-            del self.history[0]
+        history = self.history
+        history.append((self.valid_from, self.freeze()))
+        if len(history) > HISTORY_LIMIT:
+            del history[0]
+        while len(history) >= 2 and history[1][0] <= at - HISTORY_HORIZON_S:
+            del history[0]
         self.valid_from = at
 
     def version_at(self, at: float) -> RecordVersion | None:

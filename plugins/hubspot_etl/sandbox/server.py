@@ -377,7 +377,7 @@ class SandboxServer:
             )
         req = Request(method, path, parse_qs(query, keep_blank_values=True), headers, body, args)
         resp = self._authorized(route, req)
-        if resp.status < 600 and draws[3] < (cfg.truncate_body_rate or 0):
+        if draws[3] < (cfg.truncate_body_rate or 0):
             self.count("faults.truncate")
             resp.action = "truncate"
         return resp
