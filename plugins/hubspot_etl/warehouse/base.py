@@ -169,7 +169,9 @@ class Warehouse(abc.ABC):
         """``id -> deletion kind`` (``None`` for live rows) of every row of the object."""
 
     @abc.abstractmethod
-    def follow_merges_and_deletes(self, object_name: str, merged_into: Mapping[int, int], deleted: Sequence[int]) -> int:
+    def follow_merges_and_deletes(
+        self, object_name: str, merged_into: Mapping[int, int], deleted: Sequence[int]
+    ) -> int:
         """Re-point associations of merged records to their survivor; drop those of deleted records."""
 
     @abc.abstractmethod

@@ -11,6 +11,22 @@ Bulk path of :meth:`PostgresWarehouse.load_part`: parse the NDJSON part, convert
 (:mod:`hubspot_etl.warehouse.types`), ``COPY`` into a temporary table (``ON COMMIT DROP``), then one
 ``INSERT ... SELECT DISTINCT ON (id) ... ON CONFLICT (id) DO UPDATE ... WHERE newer`` and a row in
 ``_hubspot_loaded_parts``, all in one transaction.
+
+Load semantics:
+
+* A row is updated only when the incoming ``updatedAt`` is >= the stored one (or either is
+  NULL), so an older part loaded late never overwrites newer data. The update also copies the
+  deletion columns from the record: a live record clears ``_is_deleted``/``_deleted_at``/
+  ``_deletion_kind``/``merged_into_id`` (HubSpot does not bump ``updatedAt`` on delete, so a record
+  seen live again restores itself); a record with ``archived: true`` is flagged ``archived``.
+* Duplicate ids in one part: newest ``updatedAt`` wins, then the later line.
+* Only the properties present in the part are written; columns of properties the part does not
+  carry keep their values. ``_rejects`` keys of those properties are replaced, others kept.
+  Spilled and unknown properties are merged into ``_extra_properties`` (``||``).
+
+``PostgresHook`` and Unix sockets: an Airflow URI ``postgresql://user@/db?host=/socket/dir``
+works as is (the ``host`` query parameter lands in the connection extras, which the hook passes to
+``psycopg.connect`` and which override the empty host).
 """
 
 from __future__ import annotations
