@@ -12,9 +12,11 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hubspot_etl.devtools.local import LocalPostgres, start_postgres
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="hubspot-etl-airflow-"))
@@ -38,3 +40,17 @@ def airflow_db() -> Path:
         env=os.environ.copy(),
     )
     return _AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def local_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPostgres]:
+    """One real PostgreSQL 16 server (embedded, from the ``pgserver`` wheel) per test session."""
+    pg = start_postgres(tmp_path_factory.mktemp("pgdata"))
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_uri(local_pg: LocalPostgres) -> str:
+    """libpq URI of the session's PostgreSQL (Unix socket)."""
+    return local_pg.uri

@@ -13,12 +13,12 @@ __version__ = "0.1.0"
 
 def get_provider_info() -> dict:
     """Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``)."""
-    from hubspot_etl.hooks.hubspot import HubSpotHook
+    from hubspot_etl.hooks.connection_form import connection_type_info
 
     return {
         "package-name": "airflow-hubspot-warehouse",
         "name": "HubSpot Warehouse",
         "description": "Sync HubSpot CRM objects into PostgreSQL and BigQuery.",
         "versions": [__version__],
-        "connection-types": [HubSpotHook.connection_type_info()],
+        "connection-types": [connection_type_info()],
     }

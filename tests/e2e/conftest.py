@@ -32,13 +32,6 @@ DEFAULT_OBJECTS: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="session")
-def local_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local.LocalPostgres]:
-    pg = local.start_postgres(tmp_path_factory.mktemp("e2e-pg"))
-    yield pg
-    pg.stop()
-
-
 @dataclass
 class SyncEnv:
     """One test's sandbox + warehouse schema + config, and helpers to drive them."""

@@ -1,11 +1,8 @@
-"""Fixtures for the warehouse tests: one embedded PostgreSQL per session, one schema per test.
-
-``start_embedded_postgres`` is self-contained so it can move to the top-level ``tests/conftest.py``.
+"""Fixtures for the warehouse tests: one schema per test on the session's PostgreSQL (``pg_uri``)."""
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,38 +13,6 @@ import psycopg
 import pytest
 from hubspot_etl.warehouse.postgres import PostgresWarehouse
 from psycopg import sql
-
-
-def start_embedded_postgres(base_dir: Path) -> tuple[Any, str]:
-    """Start a throw-away PostgreSQL 16 (``pgserver``) in ``base_dir``; returns ``(server, uri)``.
-
-    The URI is ``postgresql://postgres:@/postgres?host=<socket dir>`` (Unix socket, no TCP port).
-    The server stops when ``server.cleanup()`` is called or the process exits.
-    """
-    import pgserver
-
-    server = pgserver.get_server(str(base_dir), cleanup_mode="stop")
-    return server, server.get_uri()
-
-
-def stop_embedded_postgres(server: Any) -> None:
-    """Stop a server from :func:`start_embedded_postgres`.
-
-    pgserver 0.1.4 keeps its ``atexit`` hook registered after ``cleanup()`` in "stop" mode; that
-    hook then logs into pytest's already-closed capture stream at exit, so it is removed here.
-    """
-    server.cleanup()
-    atexit.unregister(server._cleanup)
-
-
-@pytest.fixture(scope="session")
-def pg_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URI of the session's embedded PostgreSQL."""
-    server, uri = start_embedded_postgres(tmp_path_factory.mktemp("pgdata"))
-    try:
-        yield uri
-    finally:
-        stop_embedded_postgres(server)
 
 
 @pytest.fixture

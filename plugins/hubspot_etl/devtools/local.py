@@ -11,6 +11,7 @@ by a deployed Airflow; ``pgserver`` is a dev dependency (requirements-dev.txt).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
@@ -40,7 +41,10 @@ class LocalPostgres:
         return {"conn_type": "postgres", "host": self.socket_dir, "login": "postgres", "schema": "postgres"}
 
     def stop(self) -> None:
+        """Stop the server. pgserver 0.1.4 leaves its ``atexit`` hook registered after
+        ``cleanup()``; it would log into a closed stream at exit, so it is removed too."""
         self.server.cleanup()
+        atexit.unregister(self.server._cleanup)
 
 
 def start_postgres(data_dir: Path) -> LocalPostgres:

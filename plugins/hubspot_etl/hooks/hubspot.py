@@ -32,6 +32,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
+from hubspot_etl.hooks import connection_form
 from hubspot_etl.hooks.errors import (
     HubSpotAuthError,
     HubSpotError,
@@ -272,43 +273,12 @@ class HubSpotHook(BaseHook):
     @classmethod
     def conn_fields(cls) -> dict[str, dict]:
         """Airflow >= 3.2 declarative ``conn-fields`` for ``get_provider_info()['connection-types']``."""
-        return {
-            "api_version": {
-                "label": "API version",
-                "description": "'v3' (legacy /crm/v3 paths) or a date version such as '2026-09'.",
-                "schema": {"type": ["string", "null"], "default": "v3"},
-            },
-            "rate_limit_max": {
-                "label": "Requests per interval",
-                "description": "Client-side burst budget; keep below HubSpot's limit (190 per 10 s).",
-                "schema": {"type": ["integer", "null"], "default": 180},
-            },
-            "rate_limit_interval_ms": {
-                "label": "Rate-limit interval (ms)",
-                "schema": {"type": ["integer", "null"], "default": 10000},
-            },
-            "search_per_second": {
-                "label": "Search requests per second",
-                "schema": {"type": ["integer", "null"], "default": 4},
-            },
-            "max_retries": {
-                "label": "Max retries per request",
-                "schema": {"type": ["integer", "null"], "default": 8},
-            },
-            "read_timeout": {
-                "label": "Read timeout (s)",
-                "schema": {"type": ["number", "null"], "default": 120},
-            },
-        }
+        return connection_form.conn_fields()
 
     @classmethod
     def ui_field_behaviour(cls) -> dict[str, Any]:
         """Airflow >= 3.2 declarative ``ui-field-behaviour`` (kebab-case keys)."""
-        return {
-            "hidden-fields": ["login", "schema", "port"],
-            "relabeling": {"password": "Private app / service key token", "host": "API host"},
-            "placeholders": {"host": DEFAULT_HOST, "api_version": "v3"},
-        }
+        return connection_form.ui_field_behaviour()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -323,13 +293,7 @@ class HubSpotHook(BaseHook):
     @classmethod
     def connection_type_info(cls) -> dict[str, Any]:
         """Complete ``connection-types`` entry for ``get_provider_info()``."""
-        return {
-            "connection-type": cls.conn_type,
-            "hook-class-name": f"{cls.__module__}.{cls.__qualname__}",
-            "hook-name": cls.hook_name,
-            "ui-field-behaviour": cls.ui_field_behaviour(),
-            "conn-fields": cls.conn_fields(),
-        }
+        return connection_form.connection_type_info()
 
     # ------------------------------------------------------------------ HTTP plumbing
     def get_conn(self) -> requests.Session:
