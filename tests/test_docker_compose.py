@@ -60,7 +60,10 @@ def test_compose_config_parses(compose_cli):
     ):
         assert name in services, name
     scheduler = services["airflow-scheduler"]
-    mounts = {volume.split(":")[1] if isinstance(volume, str) else volume["target"] for volume in scheduler["volumes"]}
+    mounts = {
+        volume.split(":")[1] if isinstance(volume, str) else volume["target"]
+        for volume in scheduler["volumes"]
+    }
     assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include"} <= mounts
     env = scheduler["environment"]
     hubspot_conn = json.loads(env["AIRFLOW_CONN_HUBSPOT_DEFAULT"])
@@ -80,7 +83,9 @@ def test_compose_interpolates_user_connections(compose_cli):
     )
     assert result.returncode == 0, result.stderr
     services = yaml.safe_load(result.stdout)["services"]
-    assert services["airflow-scheduler"]["environment"]["AIRFLOW_CONN_HUBSPOT_WAREHOUSE"].endswith("/analytics")
+    assert services["airflow-scheduler"]["environment"]["AIRFLOW_CONN_HUBSPOT_WAREHOUSE"].endswith(
+        "/analytics"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,9 @@ from hubspot_etl.devtools import local
 
 def count_rows(env, table: str) -> int:
     with psycopg.connect(env.pg.uri) as conn:
-        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [f'"{env.schema}"."{table}"']).fetchone()[0]
+        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [f'"{env.schema}"."{table}"']).fetchone()[
+            0
+        ]
         if not exists:
             return 0
         return conn.execute(f'SELECT count(*) FROM "{env.schema}"."{table}"').fetchone()[0]
@@ -18,7 +20,10 @@ def count_rows(env, table: str) -> int:
 
 def schema_exists(env) -> bool:
     with psycopg.connect(env.pg.uri) as conn:
-        return conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [env.schema]).fetchone()[0] == 1
+        return (
+            conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [env.schema]).fetchone()[0]
+            == 1
+        )
 
 
 def test_dry_run_extracts_and_reports_but_writes_nothing(sync_env):
@@ -48,7 +53,11 @@ def test_schema_evolution_adds_columns_and_widens_types(sync_env):
     sync_env.write_config({"deals": {}})
     sync_env.run("hubspot_deals")
     deal_id = next(int(r["id"]) for r in sync_env.snapshot("deals")["records"] if not r.get("archived"))
-    sync_env.admin("POST", "properties/deals", {"name": "renewal_score", "label": "Renewal score", "type": "number", "fieldType": "number"})
+    sync_env.admin(
+        "POST",
+        "properties/deals",
+        {"name": "renewal_score", "label": "Renewal score", "type": "number", "fieldType": "number"},
+    )
     sync_env.admin("PATCH", f"objects/deals/{deal_id}", {"properties": {"renewal_score": "7.5"}})
     report = sync_env.report(sync_env.run("hubspot_deals"))
     assert report["mode"] == "incremental"
@@ -64,7 +73,9 @@ def test_schema_evolution_adds_columns_and_widens_types(sync_env):
     assert report["rejects"] == 0
     rows = {r["id"]: r for r in sync_env.view.rows("deal")}
     assert rows[deal_id]["renewal_score"] == "high"
-    changes = [r for r in sync_env.view.rows("_hubspot_schema_changes") if r["property_name"] == "renewal_score"]
+    changes = [
+        r for r in sync_env.view.rows("_hubspot_schema_changes") if r["property_name"] == "renewal_score"
+    ]
     assert {c["change"] for c in changes} >= {"column_added", "column_widened"} or len(changes) >= 2
 
 
@@ -75,7 +86,9 @@ def test_1700_properties_and_colliding_long_names(sync_env):
     names = [f"{long_prefix}{i:04d}" for i in range(1700)]
     for name in names:
         portal.add_property("contacts", {"name": name, "label": name, "type": "string", "fieldType": "text"})
-    contact_ids = [int(r["id"]) for r in sync_env.snapshot("contacts")["records"] if not r.get("archived")][:3]
+    contact_ids = [int(r["id"]) for r in sync_env.snapshot("contacts")["records"] if not r.get("archived")][
+        :3
+    ]
     for contact_id in contact_ids:
         portal.update("contacts", contact_id, {name: f"v{contact_id}-{name[-4:]}" for name in names})
     sync_env.write_config({"contacts": {}})
@@ -90,7 +103,9 @@ def test_1700_properties_and_colliding_long_names(sync_env):
         row = rows[contact_id]
         for name in (names[0], names[-1]):
             spec = mapping[name]
-            value = (row["_extra_properties"] or {}).get(name) if spec["spilled"] else row[spec["column_name"]]
+            value = (
+                (row["_extra_properties"] or {}).get(name) if spec["spilled"] else row[spec["column_name"]]
+            )
             assert value == f"v{contact_id}-{name[-4:]}"
 
 

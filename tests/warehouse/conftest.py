@@ -1,5 +1,4 @@
 """Fixtures for the warehouse tests: one schema per test on the session's PostgreSQL (``pg_uri``)."""
-"""
 
 from __future__ import annotations
 
