@@ -103,15 +103,21 @@ def main(argv: list[str] | None = None) -> int:
         _print_reports("Full run", full)
         _print_reports("Incremental run", incremental)
         print(f"\nwarehouse: {pg.uri} (schema hubspot); staged parts under {workdir / 'staging'}")
-        (workdir / "reports.json").write_text(json.dumps({"full": full, "incremental": incremental}, indent=2, default=str))
+        (workdir / "reports.json").write_text(
+            json.dumps({"full": full, "incremental": incremental}, indent=2, default=str)
+        )
         print(f"reports written to {workdir / 'reports.json'}")
     pg.stop()
     return 0
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--records", type=int, default=2000, help="contacts in the generated portal (others scale)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--records", type=int, default=2000, help="contacts in the generated portal (others scale)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--latency-ms", type=int, default=0, help="sandbox latency per request")
     parser.add_argument("--keep", action="store_true", help="keep .local/demo from a previous run")
@@ -156,7 +162,9 @@ def _mutate(url: str) -> None:
     call("POST", "objects/contacts/merge", {"primaryObjectId": ids[21], "objectIdToMerge": ids[22]})
     call("PUT", f"associations/contacts/{ids[23]}/companies/{companies[1]['id']}")
     call("PATCH", f"objects/contacts/{ids[23]}", {"properties": {"jobtitle": "Champion"}})
-    print("demo: mutated the sandbox: 20 contact updates, 10 deal updates, 1 new contact, 2 archives, 1 merge, 1 association")
+    print(
+        "demo: mutated the sandbox: 20 contact updates, 10 deal updates, 1 new contact, 2 archives, 1 merge, 1 association"
+    )
 
 
 def _cell(value: Any) -> str:
