@@ -18,11 +18,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from hubspot_etl.config import parse_config
 from hubspot_etl.hooks.hubspot import HubSpotHook
 from hubspot_etl.sync import steps
 from hubspot_etl.warehouse.postgres import PostgresWarehouse
+
 from tests.e2e.conftest import TOKEN
 from tests.support.oracle import check_object
 
