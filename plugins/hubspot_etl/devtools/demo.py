@@ -58,17 +58,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from hubspot_etl.sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal
 
-    print(f"demo: generating a portal ({args.records} contacts, seed {args.seed}) and starting the sandbox")
-    portal = generate_portal(
-        seed=args.seed,
-        contacts=args.records,
-        companies=max(args.records // 5, 10),
-        deals=max(args.records * 3 // 10, 10),
-        tickets=max(args.records // 10, 10),
-        custom=max(args.records // 20, 10),
-        extra_properties=20,
-        owners=12,
-    )
+    sizes = _portal_sizes(args)
+    print(f"demo: generating a portal ({sizes}, seed {args.seed}) and starting the sandbox")
+    portal = generate_portal(seed=args.seed, extra_properties=args.extra_properties, owners=12, **sizes)
     sandbox_config = SandboxConfig(tokens={TOKEN: list(ALL_SCOPES)}, latency_ms=args.latency_ms)
     print("demo: starting an embedded PostgreSQL")
     pg = local.start_postgres(workdir / "pg")
@@ -122,6 +114,20 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=int, default=0, help="sandbox latency per request")
     parser.add_argument("--keep", action="store_true", help="keep .local/demo from a previous run")
     return parser.parse_args(argv)
+
+
+def _portal_sizes(args: argparse.Namespace) -> dict[str, int]:
+    if args.per_object:
+        n = args.per_object
+        return {"contacts": n, "companies": n, "deals": n, "tickets": n, "custom": n}
+    n = args.records
+    return {
+        "contacts": n,
+        "companies": max(n // 5, 10),
+        "deals": max(n * 3 // 10, 10),
+        "tickets": max(n // 10, 10),
+        "custom": max(n // 20, 10),
+    }
 
 
 def _run_all(dag_ids: list[str], label: str) -> dict[str, dict[str, Any]]:
