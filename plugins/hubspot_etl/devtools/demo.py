@@ -110,6 +110,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--records", type=int, default=2000, help="contacts in the generated portal (others scale)"
     )
+    parser.add_argument(
+        "--per-object", type=int, default=None, help="the same number of records for every object"
+    )
+    parser.add_argument("--extra-properties", type=int, default=20, help="custom properties per object")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--latency-ms", type=int, default=0, help="sandbox latency per request")
     parser.add_argument("--keep", action="store_true", help="keep .local/demo from a previous run")
