@@ -438,3 +438,10 @@ def test_iter_modified_splits_spread_window_over_10k() -> None:
         ids = [r["id"] for r in rows]
         assert len(ids) == len(set(ids)) and sorted(ids, key=int) == expected
         assert hook.stats.search_splits >= 1 and hook.stats.search_keyset_windows == 0
+
+
+def test_count_matches_live_records_with_one_search_call(srv):
+    hook = make_hook(srv)
+    assert hook.count("contacts") == len(active_ids(srv, "contacts"))
+    assert hook.count("deals") == len(active_ids(srv, "deals"))
+    assert hook.stats.as_dict()["calls"]["objects.search"] == 2

@@ -758,6 +758,11 @@ class HubSpotHook(BaseHook):
                     endpoint="objects.search",
                 )
 
+    def count(self, object_type: str, filter_groups: list[dict] | None = None) -> int:
+        """How many live records match (one ``limit=1`` search; search's ``total``)."""
+        data = self._search_page(object_type, filter_groups, ["hs_object_id"], None, 1, None, None)
+        return int(data.get("total") or 0)
+
     def iter_modified(
         self,
         object_type: str,

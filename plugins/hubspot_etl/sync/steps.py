@@ -283,9 +283,15 @@ def extract(ctx: StepContext, plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def _expected_total(hook: Any, plan: dict[str, Any]) -> int | None:
+    """Live records HubSpot reports for a full extract (one search call), for the progress log."""
+    if plan["mode"] != FULL:
+        return None
+    from hubspot_etl.hooks.errors import HubSpotError
+
     try:
-        return hook.count(plan["api_type"]) if plan["mode"] == FULL and hasattr(hook, "count") else None
-    except Exception:  # the estimate is a nicety for the progress log, never a failure
+        return hook.count(plan["api_type"])
+    except HubSpotError as exc:  # an estimate for the log is never worth failing the run
+        log.warning("could not count %s for the progress log: %s", plan["object_name"], exc)
         return None
 
 
