@@ -100,7 +100,9 @@ class LoadResult:
 
     ``rows``: records read from the part; ``upserted``: rows actually inserted or updated (older
     duplicates are not counted); ``rejects``: rejected values (``reject_reasons`` by reason);
-    ``unmapped``: values of properties without a recorded column, kept in ``_extra_properties``.
+    ``unmapped``: values of properties without a recorded column, kept in ``_extra_properties``;
+    ``overflowed_rows``/``overflowed_values``: rows too wide for a database page and the values
+    moved from their columns into ``_extra_properties`` to make them fit (not rejects).
     """
 
     rows: int
@@ -109,6 +111,8 @@ class LoadResult:
     upserted: int = 0
     reject_reasons: dict[str, int] = field(default_factory=dict)
     unmapped: int = 0
+    overflowed_rows: int = 0
+    overflowed_values: int = 0
 
 
 DeletedId = tuple[int, str, datetime | str | None, int | None]

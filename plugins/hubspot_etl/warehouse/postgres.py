@@ -21,8 +21,11 @@ Load semantics:
   seen live again restores itself); a record with ``archived: true`` is flagged ``archived``.
 * Duplicate ids in one part: newest ``updatedAt`` wins, then the later line.
 * Only the properties present in the part are written; columns of properties the part does not
-  carry keep their values. ``_rejects`` keys of those properties are replaced, others kept.
-  Spilled and unknown properties are merged into ``_extra_properties`` (``||``).
+  carry keep their values. ``_rejects`` and ``_extra_properties`` keys of those properties are
+  replaced (removed, then the part's keys merged in with ``||``), others kept. So spilled and
+  unknown properties are merged into ``_extra_properties``, and a value moved there because its
+  row was too wide for a page (see :mod:`hubspot_etl.warehouse.records`) does not linger once a
+  later version of the record has it in its column again.
 
 ``PostgresHook`` and Unix sockets: an Airflow URI ``postgresql://user@/db?host=/socket/dir``
 works as is (the ``host`` query parameter lands in the connection extras, which the hook passes to
@@ -66,7 +69,7 @@ from hubspot_etl.warehouse.naming import (
     table_name_for_object,
 )
 from hubspot_etl.warehouse.planning import SchemaPlan, plan_schema
-from hubspot_etl.warehouse.records import RowBuilder, property_names_in, read_part
+from hubspot_etl.warehouse.records import ROW_BYTES_BUDGET, RowBuilder, property_names_in, read_part
 from hubspot_etl.warehouse.types import (
     POSTGRES_NUMERIC,
     LogicalType,
@@ -199,6 +202,8 @@ class PostgresWarehouse(Warehouse):
     """HubSpot warehouse in one PostgreSQL schema."""
 
     numeric_limits = POSTGRES_NUMERIC
+    #: Per-row size limit: values of wider rows are moved to ``_extra_properties`` (see records.py).
+    row_bytes_budget = ROW_BYTES_BUDGET
 
     def __init__(
         self,
@@ -457,7 +462,13 @@ class PostgresWarehouse(Warehouse):
                 conn.rollback()
                 return LoadResult(rows=0, rejects=0, skipped=True)
             specs = self._load_specs(conn, object_name)
-            builder = RowBuilder(specs, property_names_in(records), self.numeric_limits)
+            builder = RowBuilder(
+                specs,
+                property_names_in(records),
+                self.numeric_limits,
+                column_order=self._column_ordinals(conn, table),
+                row_bytes_budget=self.row_bytes_budget,
+            )
             self._create_stage(conn, builder)
             self._copy_stage(conn, builder, records)
             upserted = self._merge_stage(conn, table, builder)
@@ -469,7 +480,20 @@ class PostgresWarehouse(Warehouse):
             upserted=upserted,
             reject_reasons=dict(stats.rejects),
             unmapped=stats.unmapped,
+            overflowed_rows=stats.overflowed_rows,
+            overflowed_values=stats.overflowed_values,
         )
+
+    def _column_ordinals(self, conn: psycopg.Connection, table: str) -> dict[str, int]:
+        """``column name -> attnum`` of the object table (empty if it does not exist)."""
+        rows = conn.execute(
+            "SELECT a.attname, a.attnum FROM pg_catalog.pg_attribute a "
+            "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
+            [self.schema, table],
+        ).fetchall()
+        return {name: num for name, num in rows}
 
     def _claim_part(self, conn: psycopg.Connection, object_name: str, part_id: str, rows: int) -> bool:
         """Insert the loaded-part marker; False if the part was loaded before (or concurrently)."""
@@ -526,9 +550,11 @@ class PostgresWarehouse(Warehouse):
                 "_rejects = NULLIF((COALESCE(t._rejects, '{}'::jsonb) - %s::text[]) "
                 "|| COALESCE(EXCLUDED._rejects, '{}'::jsonb), '{}'::jsonb)"
             ),
+            # Keys of the part's properties are replaced: a value moved out of a too-wide row is
+            # dropped from here when a later version has it in its column again.
             sql.SQL(
-                "_extra_properties = CASE WHEN EXCLUDED._extra_properties IS NULL THEN t._extra_properties "
-                "ELSE COALESCE(t._extra_properties, '{}'::jsonb) || EXCLUDED._extra_properties END"
+                "_extra_properties = NULLIF((COALESCE(t._extra_properties, '{}'::jsonb) - %s::text[]) "
+                "|| COALESCE(EXCLUDED._extra_properties, '{}'::jsonb), '{}'::jsonb)"
             ),
         ]
         # Duplicate ids in one part: the newest updatedAt wins, then the last line.
@@ -548,7 +574,7 @@ class PostgresWarehouse(Warehouse):
             sets=sql.SQL(", ").join(sets),
         )
         reject_keys = [*builder.property_names, "createdAt", "updatedAt", "archivedAt"]
-        return conn.execute(query, [reject_keys]).rowcount
+        return conn.execute(query, [reject_keys, builder.property_names]).rowcount
 
     # ------------------------------------------------------------------ deletes
     def mark_deleted(self, object_name: str, ids_with_kind: Sequence[DeletedId]) -> int:

@@ -10,6 +10,23 @@ A staging part is NDJSON, one record per line exactly as the CRM API returns it:
 _deletion_kind, merged_into_id, _rejects, _extra_properties, _seq``. JSON columns are already
 serialised to text (both warehouses load JSON from text). ``_seq`` is the line number, used to let
 the last duplicate of an id win inside one part.
+
+Where a property's value lives: a property's value is in its column; for spilled properties, and
+for the values of a row too wide for a PostgreSQL page, it is in ``_extra_properties`` under the
+property name (raw string) and the column is NULL.
+
+Rows too wide for a page ("per-row overflow"): PostgreSQL stores a row in one 8 KB heap page, so a
+tuple may not exceed 8,160 bytes (``MaxHeapTupleSize``) whatever the column count. TOAST moves or
+compresses long values, but every value stays in the tuple as a fixed-width datum, a short value
+(length + 1 byte) or an 18-byte TOAST pointer, so a record with ~1,500 populated properties fails
+with "row is too big". :meth:`RowBuilder.build` therefore estimates each row's in-page size with
+:func:`row_bytes_estimate` (an upper bound, see :data:`ROW_BYTES_BUDGET`); when it exceeds the
+budget, values are moved into ``_extra_properties`` starting with the property column that has the
+highest table ordinal (the newest column), until the estimate fits. A moved value is stored exactly
+like a spilled one (the HubSpot string, NULs removed) and its column is NULL in that row; it is not
+a reject (a value that failed to parse still goes to ``_rejects`` with a NULL column and is never
+moved). The rule depends only on the record and the table layout, so it is deterministic; moved
+rows and values are counted in :class:`RowStats` (``overflowed_rows``/``overflowed_values``).
 """
 
 from __future__ import annotations
@@ -18,12 +35,14 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from hubspot_etl.warehouse.base import ColumnSpec, PartFormatError
 from hubspot_etl.warehouse.types import (
     POSTGRES_NUMERIC,
+    LogicalType,
     NumericLimits,
     convert_datetime,
     convert_text,
@@ -61,6 +80,88 @@ TRAILING_COLUMNS: tuple[str, ...] = (
     "_extra_properties",
     "_seq",
 )
+
+
+#: Upper limit of the estimated in-page size of one row (see :func:`row_bytes_estimate`).
+#: PostgreSQL rejects a heap tuple larger than ``MaxHeapTupleSize`` = 8,160 bytes (an 8 KB page
+#: minus page header and line pointer). The estimate is an upper bound of the size after TOAST
+#: (worst-case alignment, the largest null bitmap, every system column set), so the remaining
+#: 560 bytes are a safety margin for what it cannot see, not slack it relies on. It is not lower
+#: because a row PostgreSQL stores fine must not be split needlessly: 1,500 one-to-four-digit
+#: numeric/text values (the column-cap test) estimate to ~7,300 bytes and still load unchanged.
+ROW_BYTES_BUDGET = 7_600
+
+#: 23-byte tuple header + null bitmap for the maximum of 1,600 columns (200 bytes), MAXALIGNed.
+_TUPLE_HEADER_BYTES = 224
+#: A varlena whose stored size is at most this is never touched by TOAST (it only considers values
+#: larger than MAXALIGN(TOAST_POINTER_SIZE) = 24 bytes) and stays inline at its stored size.
+_VARLENA_INLINE_MAX = 24
+#: A larger varlena ends up, when the row needs it, as an 18-byte TOAST pointer or compressed
+#: inline to at most 24 bytes with a 4-byte header and up to 3 bytes of int alignment: <= 27.
+_VARLENA_TOASTED_BYTES = 27
+#: Fixed-width types: size + worst-case alignment padding (timestamptz/bigint are 8-byte aligned,
+#: date/integer 4-byte aligned, boolean unaligned).
+_FIXED_BYTES: dict[LogicalType, int] = {
+    LogicalType.TIMESTAMP: 8 + 7,
+    LogicalType.DATE: 4 + 3,
+    LogicalType.BOOLEAN: 1,
+}
+#: Every system column set: id (first column, aligned), _created_at, _updated_at, _deleted_at,
+#: _synced_at, merged_into_id (8 + 7 each), _is_deleted, _deletion_kind (at most "archived" + 1),
+#: the staging _seq (4 + 3) and _rejects/_extra_properties (jsonb, at most a toasted varlena each).
+_SYSTEM_BYTES = 8 + 5 * 15 + 1 + 9 + 7 + 2 * _VARLENA_TOASTED_BYTES
+#: The largest estimate of any single property value.
+_MAX_VALUE_BYTES = max(_VARLENA_TOASTED_BYTES, *_FIXED_BYTES.values())
+
+
+def varlena_bytes(data_bytes: int) -> int:
+    """Upper bound of the in-page size of a varlena value with ``data_bytes`` of payload."""
+    stored = data_bytes + 1 if data_bytes <= 126 else data_bytes + 4  # 1-byte short header
+    return stored if stored <= _VARLENA_INLINE_MAX else _VARLENA_TOASTED_BYTES
+
+
+def text_bytes(value: str) -> int:
+    """In-page size bound of a text value (UTF-8)."""
+    return varlena_bytes(len(value) if value.isascii() else len(value.encode("utf-8")))
+
+
+def numeric_bytes(value: Decimal) -> int:
+    """In-page size bound of a PostgreSQL numeric: base-10000 digit groups (leading and trailing
+    zero groups stripped) plus a 2-byte header, 4 bytes when weight or display scale is large."""
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int) or len(digits) > 4 * _VARLENA_TOASTED_BYTES:
+        return _VARLENA_TOASTED_BYTES
+    first, last = 0, len(digits) - 1
+    while first <= last and not digits[first]:
+        first += 1
+    groups = weight = 0
+    if first <= last:  # not zero
+        while not digits[last]:
+            last -= 1
+        top = exponent + len(digits) - 1  # power of ten of digits[0]
+        weight = (top - first) // 4
+        groups = weight - (top - last) // 4 + 1
+    header = 2 if -64 <= weight <= 63 and -exponent <= 63 else 4
+    return varlena_bytes(header + 2 * groups)
+
+
+def _max_value_bytes(logical_type: LogicalType) -> int:
+    """The largest estimate a value of this type can get."""
+    return _FIXED_BYTES.get(logical_type, _VARLENA_TOASTED_BYTES)
+
+
+def _value_sizer(logical_type: LogicalType) -> Callable[[Any], int]:
+    if logical_type is LogicalType.TEXT:
+        return text_bytes
+    if logical_type is LogicalType.NUMERIC:
+        return numeric_bytes
+    size = _FIXED_BYTES[logical_type]
+    return lambda _value: size
+
+
+def row_bytes_estimate(value_sizes: Sequence[int]) -> int:
+    """Upper bound of a row's in-page size given the sizes of its non-NULL property values."""
+    return _TUPLE_HEADER_BYTES + _SYSTEM_BYTES + sum(value_sizes)
 
 
 def read_part(path: str | Path) -> list[dict]:
@@ -109,16 +210,27 @@ class RowStats:
 
     rejects: Counter = field(default_factory=Counter)
     unmapped: int = 0
+    overflowed_rows: int = 0  # rows with values moved to _extra_properties (too wide for a page)
+    overflowed_values: int = 0
 
 
 class RowBuilder:
-    """Builds staging rows for one part given the recorded column specs."""
+    """Builds staging rows for one part given the recorded column specs.
+
+    ``column_order`` maps column names to their table ordinal (PostgreSQL ``attnum``); values of a
+    row too wide for a page are moved out highest ordinal first. Without it (or for a column it
+    does not know) the column name decides, last name first. ``row_bytes_budget`` is the per-row
+    limit (:data:`ROW_BYTES_BUDGET`; ``None`` disables per-row overflow).
+    """
 
     def __init__(
         self,
         specs: Mapping[str, ColumnSpec],
         property_names: Sequence[str],
         limits: NumericLimits = POSTGRES_NUMERIC,
+        *,
+        column_order: Mapping[str, int] | None = None,
+        row_bytes_budget: int | None = ROW_BYTES_BUDGET,
     ) -> None:
         self.limits = limits
         self.columns: list[ColumnSpec] = [
@@ -129,6 +241,16 @@ class RowBuilder:
         self.stats = RowStats()
         self.has_duplicates = False
         self._plan = [(c.property_name, converter_for(c.logical_type, limits)) for c in self.columns]
+        self.row_bytes_budget = row_bytes_budget
+        self._sizers = [_value_sizer(c.logical_type) for c in self.columns]
+        self._max_sizes = [_max_value_bytes(c.logical_type) for c in self.columns]
+        order = column_order or {}
+        unknown = len(order) + 1  # columns without an ordinal sort after known ones, by name
+        self._overflow_order = sorted(
+            range(len(self.columns)),
+            key=lambda i: (order.get(self.columns[i].column_name, unknown), self.columns[i].column_name),
+            reverse=True,
+        )
 
     @property
     def column_names(self) -> list[str]:
@@ -173,6 +295,7 @@ class RowBuilder:
         updated = self._timestamp(record, "updatedAt", rejects)
         archived = bool(record.get("archived"))
         archived_at = self._timestamp(record, "archivedAt", rejects) if archived else None
+        extras = self._fit_row(values, props, extras)
         values += [
             created,
             updated,
@@ -204,6 +327,47 @@ class RowBuilder:
             if name in self.unmapped:
                 self.stats.unmapped += 1
         return extras
+
+    def _fit_row(
+        self, values: list[Any], props: Mapping, extras: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """Move property values to ``extras`` while the row is too wide for a page (see module doc).
+
+        ``values`` is ``[id, *property values]`` and is changed in place; returns the extras.
+        """
+        budget = self.row_bytes_budget
+        if budget is None:
+            return extras
+        # Cheap bounds first (most rows): cannot be too wide -> skip the exact estimate.
+        base = row_bytes_estimate(())
+        if base + (len(values) - 1 - values.count(None)) * _MAX_VALUE_BYTES <= budget:
+            return extras
+        props_values = values[1:]
+        if (
+            base + sum(m for m, v in zip(self._max_sizes, props_values, strict=True) if v is not None)
+            <= budget
+        ):
+            return extras
+        sizes = [0 if v is None else sizer(v) for sizer, v in zip(self._sizers, props_values, strict=True)]
+        total = row_bytes_estimate(sizes)
+        if total <= budget:
+            return extras
+        moved = extras if extras is not None else {}
+        count = 0
+        for i in self._overflow_order:
+            if total <= budget:
+                break
+            if values[i + 1] is None:
+                continue
+            name = self.columns[i].property_name
+            raw = props.get(name)
+            moved[name], _ = convert_text(raw if raw.__class__ is str else stringify(raw))
+            values[i + 1] = None
+            total -= sizes[i]
+            count += 1
+        self.stats.overflowed_rows += 1
+        self.stats.overflowed_values += count
+        return moved
 
     def _timestamp(self, record: Mapping, key: str, rejects: dict) -> Any:
         raw = record.get(key)
