@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._util import FixtureError, iso_ms, parse_datetime_ms
+from ._util import iso_ms
 from .catalog import DEFAULT_ASSOCIATION_TYPES, DEFAULT_PIPELINES, PIPELINE_PROPERTIES, STANDARD_OBJECTS
 from .model import ObjectType, Record
 from .portal import DEFAULT_PORTAL_ID, Portal
 from .schema import (
+    _fail,
+    _ts,
     custom_object_type,
     normalize_options,
     normalize_property,
@@ -46,17 +48,6 @@ OWNER_KEYS = {
     "createdAt",
     "updatedAt",
 }
-
-
-def _fail(path: str, message: str) -> FixtureError:
-    return FixtureError(path, message)
-
-
-def _ts(value: Any, path: str) -> int:
-    try:
-        return parse_datetime_ms(value)
-    except (ValueError, TypeError) as exc:
-        raise _fail(path, f"not a timestamp (ISO-8601 or ms epoch): {value!r}") from exc
 
 
 def _list(data: dict[str, Any], key: str, path: str) -> list[Any]:
