@@ -68,6 +68,15 @@ def _timetable(settings: SyncSettings) -> CronDataIntervalTimetable | None:
     return CronDataIntervalTimetable(settings.schedule, timezone="UTC") if settings.schedule else None
 
 
+def object_asset(settings: SyncSettings, key: str) -> Asset:
+    """The Asset a sync updates. Its name is its URI, which names the destination: a name
+    bound to another URI (after a schema or environment change) would make Airflow reject
+    the asset as inactive."""
+    destination = settings.destination
+    uri = f"hubspot://{destination.type}/{destination.conn_id}/{destination.schema_name}/{key}"
+    return Asset(name=uri, uri=uri)
+
+
 def build_object_dag(cfg: ObjectConfig) -> DAG:
     """The sync DAG of one HubSpot object."""
     with DAG(
@@ -90,9 +99,7 @@ def build_object_dag(cfg: ObjectConfig) -> DAG:
         reconcile = HubSpotReconcileOperator(object_config=cfg, **api)
         finalize = HubSpotFinalizeOperator(
             object_config=cfg,
-            outlets=[
-                Asset(name=f"hubspot.{cfg.key}", uri=f"hubspot://{cfg.destination.schema_name}/{cfg.key}")
-            ],
+            outlets=[object_asset(cfg, cfg.key)],
         )
         prepare >> extract >> load >> associations >> reconcile >> finalize
     return dag
@@ -114,7 +121,7 @@ def build_owners_dag(cfg: OwnersConfig) -> DAG:
         HubSpotOwnersOperator(
             object_config=cfg,
             pool=cfg.pool,
-            outlets=[Asset(name="hubspot.owners", uri=f"hubspot://{cfg.destination.schema_name}/owners")],
+            outlets=[object_asset(cfg, "owners")],
         )
     return dag
 

@@ -51,7 +51,9 @@ def test_object_dag_shape(dagbag):
         assert task.retries >= 1 and task.retry_exponential_backoff
         assert task.execution_timeout is not None
     assert dag.get_task("extract").pool == "hubspot_api"
-    assert dag.get_task("finalize").outlets
+    (asset,) = dag.get_task("finalize").outlets
+    # the asset names its destination, so a schema/environment change makes a new asset
+    assert asset.uri == asset.name == "hubspot://postgres/hubspot_warehouse/hubspot/deals"
 
 
 def test_fifty_objects_parse_fast_and_offline(tmp_path, monkeypatch):
