@@ -13,8 +13,8 @@ import threading
 import time
 
 import pytest
-
 from hubspot_etl.devtools import local
+
 from tests.e2e.conftest import TOKEN
 from tests.e2e.test_oracle_postgres import assert_warehouse_equals_sandbox
 
