@@ -145,6 +145,7 @@ class AirflowStack:
                 "plugins_folder": plugins_folder,
                 "load_examples": False,
                 "executor": "LocalExecutor",
+                "parallelism": 8,  # LocalExecutor worker processes; plenty for a test
                 "execution_api_server_url": f"http://127.0.0.1:{self.port}/execution/",
                 "dags_are_paused_at_creation": True,
                 "auth_manager": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
@@ -199,18 +200,48 @@ class AirflowStack:
         return self
 
     def stop(self, grace: float = 15) -> None:
-        """Stop every process started here: SIGTERM to its process group, SIGKILL after ``grace`` s."""
-        for proc in self.processes.values():
+        """Stop every process started here and everything they started.
+
+        SIGTERM to each process group, SIGKILL after ``grace`` seconds. Task runners live
+        in process groups of their own (the task supervisor ``setpgid``s them), so the
+        descendants are listed first and any still alive at the end are killed by pid.
+        """
+        self._stop(list(self.processes.values()), grace)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal one stack process and its process group (e.g. a scheduler crash)."""
+        _signal_group(self.processes[name], sig)
+
+    def restart(self, name: str, grace: float = 15) -> None:
+        """Stop one stack process (and its children) and start it again."""
+        self._stop([self.processes[name]], grace)
+        if name == "api-server":
+            self._spawn_api_server()
+            self._wait_http(f"{self.url}/api/v2/monitor/health", 90)
+        else:
+            self._spawn(name, name)
+
+    def _stop(self, procs: list[subprocess.Popen[bytes]], grace: float) -> None:
+        import psutil
+
+        tree: list[psutil.Process] = []
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                tree += psutil.Process(proc.pid).children(recursive=True)
+        for proc in procs:
             _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        for proc in self.processes.values():
+        for proc in procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        for proc in self.processes.values():
-            # the group too: LocalExecutor workers and task supervisors outlive a killed parent
+        for proc in procs:
             _signal_group(proc, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
+        for child in tree:
+            with contextlib.suppress(psutil.Error):
+                child.kill()  # psutil checks the pid still names the same process
+        psutil.wait_procs(tree, timeout=5)
 
     @property
     def url(self) -> str:
@@ -348,11 +379,11 @@ class AirflowStack:
             if path.is_file()
         }
 
-    def diagnostics(self, dag_id: str | None = None, tail: int = 6000) -> str:
+    def diagnostics(self, dag_id: str | None = None, tail: int = 6000, task_tail: int = 2500) -> str:
         """Tails of every process log and of the task logs, for an assertion message."""
         parts = [f"=== {name} (last {tail} chars)\n{self.process_log(name, tail)}" for name in self.processes]
         for path, text in self.task_logs(dag_id).items():
-            parts.append(f"=== task log {path}\n{text[-tail:]}")
+            parts.append(f"=== task log {path} (last {task_tail} chars)\n{text[-task_tail:]}")
         return "\n".join(parts)
 
     # ------------------------------------------------------------------ internals
@@ -370,6 +401,11 @@ class AirflowStack:
             )
         finally:
             log.close()
+
+    def _spawn_api_server(self) -> None:
+        self._spawn(
+            "api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"
+        )
 
     def _wait_http(self, url: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
