@@ -23,6 +23,7 @@ from hubspot_etl.operators import (
     HubSpotPrepareOperator,
     HubSpotReconcileOperator,
 )
+from hubspot_etl.operators.sync import release_lease_on_failure
 
 TRIGGER_PARAMS = {
     "full_load": Param(
@@ -86,7 +87,13 @@ def build_object_dag(cfg: ObjectConfig) -> DAG:
         start_date=cfg.start_date,
         catchup=False,
         max_active_runs=1,
-        default_args=_default_args(cfg),
+        default_args={
+            **_default_args(cfg),
+            "on_failure_callback": [
+                *failure_callbacks(cfg.on_failure_callbacks),
+                release_lease_on_failure(cfg),
+            ],
+        },
         params=TRIGGER_PARAMS,
         tags=sorted({"hubspot", cfg.key, cfg.destination.type, *cfg.tags}),
         doc_md=__doc__,

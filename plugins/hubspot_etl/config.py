@@ -98,6 +98,7 @@ class SyncSettings(_Strict):
     tags: tuple[str, ...] = ()
     on_failure_callbacks: tuple[str, ...] = ()
     max_columns: int = Field(default=1500, ge=10, le=1590)
+    lease_wait_seconds: int = Field(default=60, ge=0, le=3600)
 
     @field_validator("schedule", "full_refresh_schedule")
     @classmethod

@@ -9,6 +9,7 @@ and no step result carries connection data).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,8 @@ from airflow.sdk import BaseOperator
 
 from hubspot_etl.config import ObjectConfig
 from hubspot_etl.sync import steps
+
+log = logging.getLogger(__name__)
 
 PREPARE, EXTRACT, LOAD, ASSOCIATIONS, RECONCILE, FINALIZE = (
     "prepare",
@@ -128,3 +131,22 @@ class HubSpotOwnersOperator(HubSpotSyncStepOperator):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("task_id", "sync_owners")
         super().__init__(**kwargs)
+
+
+def release_lease_on_failure(cfg: ObjectConfig) -> Any:
+    """A task failure callback that gives the run's warehouse lease back at once.
+
+    Without it a run that failed for good would block the object's next runs until its lease
+    expires. Runs after the task's last retry; errors here are logged, never raised.
+    """
+
+    def _release(context: Any) -> None:
+        ti = context.get("ti")
+        try:
+            plan = ti.xcom_pull(task_ids=PREPARE) if ti is not None else None
+            if plan and not plan.get("dry_run"):
+                steps.release_lease(build_step_context(cfg, context), plan["object_name"])
+        except Exception:  # a callback must never mask the task's own failure
+            log.exception("could not release the sync lease of %s", cfg.key)
+
+    return _release

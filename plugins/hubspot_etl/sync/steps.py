@@ -151,6 +151,42 @@ class Progress:
         )
 
 
+# --------------------------------------------------------------------------- run lease
+
+
+def lease_ttl(cfg: Any) -> timedelta:
+    """How long a run's lease lives without renewal: one task's timeout plus a retry delay.
+
+    Every writing step renews it, so only a run that stopped working loses it."""
+    return timedelta(minutes=cfg.execution_timeout_minutes, seconds=cfg.max_retry_delay_seconds)
+
+
+def acquire_lease(ctx: StepContext, warehouse: Any, object_name: str) -> None:
+    """Claim the object for this DAG run, waiting up to ``lease_wait_seconds`` for another run.
+
+    Two runs of one object (a manual trigger during a scheduled run, a backfill beside the
+    schedule) never interleave, whatever Airflow's ``max_active_runs`` allows. The lease
+    lives in the warehouse, so it holds across workers, DAG copies and environments.
+    """
+    from hubspot_etl.warehouse.base import WarehouseLockError
+
+    deadline = time.monotonic() + ctx.cfg.lease_wait_seconds
+    while True:
+        try:
+            warehouse.acquire_run_lease(object_name, ctx.run_id, lease_ttl(ctx.cfg))
+            return
+        except WarehouseLockError as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.info("%s; waiting", exc)
+            time.sleep(min(5.0, max(0.1, deadline - time.monotonic())))
+
+
+def release_lease(ctx: StepContext, object_name: str) -> None:
+    """Release this run's lease (a no-op when it does not hold it)."""
+    ctx.warehouse().release_run_lease(object_name, ctx.run_id)
+
+
 # --------------------------------------------------------------------------- prepare
 
 
@@ -188,6 +224,7 @@ def prepare(ctx: StepContext) -> dict[str, Any]:
         schema_changes = _as_dict(warehouse.ensure_object_table(object_name, selected))
         if pipelines is not None:
             warehouse.upsert_pipelines(object_name, pipelines)
+        acquire_lease(ctx, warehouse, object_name)
     log.info(
         "%s: mode=%s window=[%s, %s) (%s); %d of %d properties%s",
         object_name,
@@ -332,6 +369,7 @@ def load(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) -> di
         return result
     warehouse = ctx.warehouse()
     with warehouse.object_lock(plan["object_name"]):
+        warehouse.acquire_run_lease(plan["object_name"], ctx.run_id, lease_ttl(ctx.cfg))
         for part in manifest["parts"]:
             with local_copy(part["uri"]) as path:
                 outcome = warehouse.load_part(plan["object_name"], part["part_id"], str(path))
@@ -363,6 +401,7 @@ def associations(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any
             total += len(rows)
             if warehouse is not None:
                 with warehouse.object_lock(plan["object_name"]):
+                    warehouse.acquire_run_lease(plan["object_name"], ctx.run_id, lease_ttl(ctx.cfg))
                     warehouse.replace_associations(plan["object_name"], target["name"], chunk, rows)
         counts[target["name"]] = total
     log.info("associations %s: %s", plan["object_name"], counts)
@@ -397,6 +436,7 @@ def reconcile(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) 
     warehouse = ctx.warehouse()
     object_name = plan["object_name"]
     with warehouse.object_lock(object_name):
+        warehouse.acquire_run_lease(object_name, ctx.run_id, lease_ttl(ctx.cfg))
         kinds = warehouse.deletion_kinds(object_name)
         to_archive = sorted(
             i for i in archived if kinds.get(i, "missing") != "archived" and i not in merged_into
@@ -542,10 +582,12 @@ def finalize(
         warehouse = ctx.warehouse()
         last_full = now if plan["mode"] == FULL and manifest["complete"] else None
         with warehouse.object_lock(plan["object_name"]):
+            warehouse.check_run_lease(plan["object_name"], ctx.run_id)
             warehouse.set_sync_state(
                 plan["object_name"], watermark=watermark, last_full_load_at=last_full, run_id=ctx.run_id
             )
             warehouse.write_run_report(report)
+            warehouse.release_run_lease(plan["object_name"], ctx.run_id)
     log.info("run report %s: %s", plan["object_name"], report)
     return report
 

@@ -10,7 +10,7 @@ import abc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,20 @@ DeletedId = tuple[int, str, datetime | str | None, int | None]
 
 class Warehouse(abc.ABC):
     """What the sync needs from a warehouse. All methods are idempotent where noted."""
+
+    # Run leases keep two DAG runs of one object from interleaving (see sync.steps).
+    # Adapters override these; the defaults make the gap loud instead of silent.
+    def acquire_run_lease(self, object_name: str, run_id: str, ttl: timedelta) -> None:
+        """Claim (or renew) the object for ``run_id``; raise WarehouseLockError if another run holds it."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement run leases")
+
+    def check_run_lease(self, object_name: str, run_id: str) -> None:
+        """Raise WarehouseLockError unless ``run_id`` holds the object's lease."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement run leases")
+
+    def release_run_lease(self, object_name: str, run_id: str) -> None:
+        """Release the lease if ``run_id`` holds it."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement run leases")
 
     @abc.abstractmethod
     def ensure_schema(self) -> None:

@@ -38,7 +38,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +128,9 @@ _METADATA_DDL: tuple[str, ...] = (
         search_splits integer, associations jsonb, deletes jsonb, schema_changes jsonb,
         columns_spilled integer, columns_renamed integer, details jsonb,
         PRIMARY KEY (object_name, run_id))""",
+    """CREATE TABLE IF NOT EXISTS {s}._hubspot_run_leases (
+        object_name text PRIMARY KEY, run_id text NOT NULL, acquired_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS {s}._hubspot_association_tables (
         table_name text PRIMARY KEY, from_object text NOT NULL, to_object text NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS {s}.owner (
@@ -1029,6 +1032,67 @@ class PostgresWarehouse(Warehouse):
                 conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
         finally:
             conn.close()
+
+    # ------------------------------------------------------------------ run leases
+    def acquire_run_lease(self, object_name: str, run_id: str, ttl: timedelta) -> None:
+        """Claim ``object_name`` for one DAG run, or renew this run's claim, for ``ttl``.
+
+        A lease held by another run that has not expired raises :class:`WarehouseLockError`
+        naming that run; an expired one (a run that died without releasing) is taken over.
+        """
+        with self.connect() as conn:
+            row = conn.execute(
+                _q(
+                    "INSERT INTO {t} AS l (object_name, run_id, acquired_at, expires_at) "
+                    "VALUES (%(o)s, %(r)s, now(), now() + %(ttl)s) ON CONFLICT (object_name) DO UPDATE SET "
+                    "run_id = EXCLUDED.run_id, expires_at = EXCLUDED.expires_at, acquired_at = "
+                    "CASE WHEN l.run_id = EXCLUDED.run_id THEN l.acquired_at ELSE now() END "
+                    "WHERE l.run_id = EXCLUDED.run_id OR l.expires_at < now() RETURNING run_id",
+                    t=self._t("_hubspot_run_leases"),
+                ),
+                {"o": object_name, "r": run_id, "ttl": ttl},
+            ).fetchone()
+            if row is None:
+                raise self._lease_error(conn, object_name, run_id)
+
+    def check_run_lease(self, object_name: str, run_id: str) -> None:
+        """Raise :class:`WarehouseLockError` unless ``run_id`` holds the object's lease."""
+        with self.connect() as conn:
+            row = conn.execute(
+                _q("SELECT run_id FROM {t} WHERE object_name = %s", t=self._t("_hubspot_run_leases")),
+                [object_name],
+            ).fetchone()
+            if row is None or row[0] != run_id:
+                raise self._lease_error(conn, object_name, run_id)
+
+    def release_run_lease(self, object_name: str, run_id: str) -> None:
+        """Give the object's lease back (only if ``run_id`` holds it)."""
+        with self.connect() as conn:
+            conn.execute(
+                _q(
+                    "DELETE FROM {t} WHERE object_name = %s AND run_id = %s", t=self._t("_hubspot_run_leases")
+                ),
+                [object_name, run_id],
+            )
+
+    def _lease_error(self, conn: psycopg.Connection, object_name: str, run_id: str) -> WarehouseLockError:
+        holder = conn.execute(
+            _q(
+                "SELECT run_id, acquired_at, expires_at FROM {t} WHERE object_name = %s",
+                t=self._t("_hubspot_run_leases"),
+            ),
+            [object_name],
+        ).fetchone()
+        if holder is None:
+            return WarehouseLockError(
+                f"run {run_id!r} no longer holds the sync lease of {object_name!r} in schema {self.schema!r} "
+                "(it expired and was released); run the DAG run again"
+            )
+        return WarehouseLockError(
+            f"another sync of {object_name!r} is running in schema {self.schema!r}: run {holder[0]!r} holds "
+            f"the lease since {holder[1]:%Y-%m-%d %H:%M:%S} UTC (expires {holder[2]:%Y-%m-%d %H:%M:%S} UTC); "
+            f"run {run_id!r} will not interleave with it: retry when it has finished"
+        )
 
     def _acquire(
         self, conn: psycopg.Connection, object_name: str, key: str, wait: bool, timeout_s: float | None
