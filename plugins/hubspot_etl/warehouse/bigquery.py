@@ -103,6 +103,9 @@ BQ_TYPES: dict[LogicalType, str] = {
 #: in the MERGE (a load job cannot write BIGNUMERIC on every backend, and strings are exact).
 _STAGE_TYPES: dict[LogicalType, str] = {**BQ_TYPES, LogicalType.NUMERIC: "STRING"}
 
+#: DDL type name -> the name the tables API reports (what ``get_table()`` returns).
+_API_TYPES = {"BOOL": "BOOLEAN", "INT64": "INTEGER", "FLOAT64": "FLOAT"}
+
 #: System columns of every object table, in table order (after ``id``), with BigQuery types.
 #: All columns are NULLABLE (``_is_deleted`` is always written): a table rewrite with
 #: ``CREATE OR REPLACE TABLE ... AS SELECT`` keeps exactly this schema.
@@ -634,7 +637,11 @@ class BigQueryWarehouse(Warehouse):
         if unlisted:
             tbl.schema = [
                 *tbl.schema,
-                *(SchemaField(s.column_name, BQ_TYPES[s.logical_type]) for s in unlisted),
+                *(
+                    SchemaField(s.column_name, _API_TYPES.get(t, t))
+                    for s in unlisted
+                    for t in [BQ_TYPES[s.logical_type]]
+                ),
             ]
             self.client.update_table(tbl, ["schema"])
 
