@@ -21,15 +21,13 @@ from typing import Any
 
 from hubspot_etl.config import ObjectConfig
 from hubspot_etl.sync.plan import (
-    BACKFILL,
     FULL,
-    INCREMENTAL,
     Window,
     choose_window,
     next_watermark,
     parse_datetime,
 )
-from hubspot_etl.sync.staging import Part, PartWriter, local_copy, read_part, staging_dir
+from hubspot_etl.sync.staging import PartWriter, local_copy, read_part, staging_dir
 from hubspot_etl.warehouse.naming import table_name_for_object
 
 log = logging.getLogger(__name__)
@@ -221,7 +219,7 @@ def prepare(ctx: StepContext) -> dict[str, Any]:
     )
     schema_changes: dict[str, Any] = {}
     if not ctx.dry_run:
-        schema_changes = _as_dict(warehouse.ensure_object_table(object_name, selected))
+        schema_changes = warehouse.ensure_object_table(object_name, selected).as_dict()
         if pipelines is not None:
             warehouse.upsert_pipelines(object_name, pipelines)
         acquire_lease(ctx, warehouse, object_name)
@@ -271,16 +269,6 @@ def _fetch_pipelines(hook: Any, object_name: str, api_type: str) -> list[dict[st
 def _association_target(hook: Any, to: str) -> dict[str, str]:
     info = hook.resolve_object_type(to)
     return {"name": info["name"], "api_type": info.get("object_type_id") or info["name"]}
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if isinstance(value, dict):
-        return value
-    if hasattr(value, "as_dict"):
-        return value.as_dict()
-    return dict(vars(value))
 
 
 # --------------------------------------------------------------------------- extract
@@ -601,22 +589,6 @@ def sum_counters(*counters: dict[str, Any]) -> dict[str, int]:
             if isinstance(value, int | float) and not isinstance(value, bool):
                 total[key] = total.get(key, 0) + int(value)
     return total
-
-
-__all__ = [
-    "BACKFILL",
-    "FULL",
-    "INCREMENTAL",
-    "Part",
-    "StepContext",
-    "associations",
-    "extract",
-    "finalize",
-    "load",
-    "prepare",
-    "reconcile",
-    "select_properties",
-]
 
 
 # --------------------------------------------------------------------------- owners
