@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hubspot_etl.devtools.bigquery_emulator import LocalBigQuery, start_bq_emulator
 from hubspot_etl.devtools.local import LocalPostgres, start_postgres
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -54,3 +55,23 @@ def local_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPostgres
 def pg_uri(local_pg: LocalPostgres) -> str:
     """libpq URI of the session's PostgreSQL (Unix socket)."""
     return local_pg.uri
+
+
+@pytest.fixture(scope="session")
+def local_bq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBigQuery]:
+    """One BigQuery emulator (``bqemulator``) per test session, driven by the official client."""
+    bq = start_bq_emulator(tmp_path_factory.mktemp("bqemulator"), project="hubspot-test")
+    yield bq
+    bq.stop()
+
+
+@pytest.fixture(scope="session")
+def bq_emulator(local_bq: LocalBigQuery) -> tuple[str, str]:
+    """``(url, project)`` of the session's emulator."""
+    return local_bq.url, local_bq.project
+
+
+@pytest.fixture(scope="session")
+def bq_client(local_bq: LocalBigQuery):
+    """The official BigQuery client on the session's emulator."""
+    return local_bq.client()

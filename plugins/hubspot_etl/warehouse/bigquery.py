@@ -48,7 +48,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -240,6 +240,16 @@ METADATA_TABLES: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[str, ..
         (
             ("object_name", "STRING"),
             ("owner", "STRING"),
+            ("acquired_at", "TIMESTAMP"),
+            ("expires_at", "TIMESTAMP"),
+        ),
+        "",
+        (),
+    ),
+    "_hubspot_run_leases": (
+        (
+            ("object_name", "STRING"),
+            ("run_id", "STRING"),
             ("acquired_at", "TIMESTAMP"),
             ("expires_at", "TIMESTAMP"),
         ),
@@ -1369,6 +1379,55 @@ class BigQueryWarehouse(Warehouse):
                 f"DELETE FROM {self._t('_hubspot_locks')} WHERE object_name = @o AND owner = @w",
                 [_p("o", "STRING", object_name), _p("w", "STRING", owner)],
             )
+
+    # ------------------------------------------------------------------ run leases
+    def acquire_run_lease(self, object_name: str, run_id: str, ttl: timedelta) -> None:
+        """Claim ``object_name`` for one DAG run, or renew this run's claim (see PostgreSQL)."""
+        params = [
+            _p("o", "STRING", object_name),
+            _p("r", "STRING", run_id),
+            _p("ttl", "INT64", int(ttl.total_seconds() * 1000)),
+        ]
+        leases = self._t("_hubspot_run_leases")
+        self._query(
+            f"MERGE {leases} T USING (SELECT @o AS object_name) S ON T.object_name = S.object_name "
+            "WHEN MATCHED AND (T.run_id = @r OR T.expires_at < CURRENT_TIMESTAMP()) THEN UPDATE SET "
+            "acquired_at = IF(T.run_id = @r, T.acquired_at, CURRENT_TIMESTAMP()), run_id = @r, "
+            "expires_at = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL @ttl MILLISECOND) "
+            "WHEN NOT MATCHED THEN INSERT (object_name, run_id, acquired_at, expires_at) VALUES (@o, @r, "
+            "CURRENT_TIMESTAMP(), TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL @ttl MILLISECOND))",
+            params,
+        )
+        self.check_run_lease(object_name, run_id)
+
+    def check_run_lease(self, object_name: str, run_id: str) -> None:
+        """Raise :class:`WarehouseLockError` unless ``run_id`` holds the object's lease."""
+        rows = self._query(
+            f"SELECT run_id, acquired_at, expires_at FROM {self._t('_hubspot_run_leases')} "
+            "WHERE object_name = @o ORDER BY acquired_at",
+            [_p("o", "STRING", object_name)],
+        ).rows
+        if rows and rows[0]["run_id"] == run_id:
+            return
+        if not rows:
+            raise WarehouseLockError(
+                f"run {run_id!r} no longer holds the sync lease of {object_name!r} in dataset "
+                f"{self.dataset!r} (it expired and was released); run the DAG run again"
+            )
+        holder = rows[0]
+        raise WarehouseLockError(
+            f"another sync of {object_name!r} is running in dataset {self.dataset!r}: run "
+            f"{holder['run_id']!r} holds the lease since {holder['acquired_at']:%Y-%m-%d %H:%M:%S} UTC "
+            f"(expires {holder['expires_at']:%Y-%m-%d %H:%M:%S} UTC); run {run_id!r} will not "
+            "interleave with it: retry when it has finished"
+        )
+
+    def release_run_lease(self, object_name: str, run_id: str) -> None:
+        """Give the object's lease back (only if ``run_id`` holds it)."""
+        self._query(
+            f"DELETE FROM {self._t('_hubspot_run_leases')} WHERE object_name = @o AND run_id = @r",
+            [_p("o", "STRING", object_name), _p("r", "STRING", run_id)],
+        )
 
     def _try_acquire(self, object_name: str, owner: str) -> tuple[str, datetime] | None:
         """None when ``owner`` now holds the lease, else ``(holder, expires_at)``."""

@@ -19,7 +19,7 @@ def get_warehouse(destination: Any, max_property_columns: int | None = None) -> 
 
         return PostgresWarehouse(destination.schema_name, postgres_conn_id=destination.conn_id, **kwargs)
     if destination.type == "bigquery":
-        from hubspot_etl.warehouse.bigquery import BigQueryWarehouse  # type: ignore[import-not-found]
+        from hubspot_etl.warehouse.bigquery import BigQueryWarehouse
 
         return BigQueryWarehouse(
             destination.schema_name,
