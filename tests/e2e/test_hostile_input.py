@@ -233,3 +233,28 @@ def test_object_with_2000_properties(sync_env):
     assert len(set(columns)) == len(columns)
     problems = check_object(env.view, env.snapshot("deals"), "deal", "deals")
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug: sync/staging.py StagingWriter.write encodes json.dumps(ensure_ascii=False) "
+    "as UTF-8, which raises UnicodeEncodeError on a lone surrogate and fails extract",
+)
+@pytest.mark.portal(contacts=10, companies=3, deals=3, tickets=2, custom=2, extra_properties=0)
+def test_lone_surrogate_value_is_quarantined_not_fatal(sync_env):
+    """HubSpot's JSON can carry a lone UTF-16 surrogate (``"\\ud83d"``: an emoji cut in half by a
+    length limit). It must not fail the run: the text is stored with U+FFFD in its place and an
+    ``invalid_unicode`` note in ``_rejects`` (the rule of ``warehouse/types.py``)."""
+    env, portal = sync_env, sync_env.sandbox.portal
+    env.write_config({"contacts": {}})
+    plant_property(portal, "contacts", "h_text", "string")
+    record_id = live_ids(env, "contacts")[0]
+    plant_values(portal, "contacts", record_id, {"h_text": "cut \ud83d emoji"})
+
+    report = env.report(env.run("hubspot_contacts"))
+
+    column = env.view.column_map("contacts")["h_text"]["column_name"]
+    row = next(r for r in env.view.rows("contact") if int(r["id"]) == record_id)
+    assert row[column] == "cut \ufffd emoji"
+    assert rejects_of(row)["h_text"] == {"value": "cut \ufffd emoji", "reason": "invalid_unicode"}
+    assert report["rejects"] == 1 and report["status"] == "with_errors"
