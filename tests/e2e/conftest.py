@@ -19,7 +19,7 @@ import requests
 from hubspot_etl.devtools import local
 from hubspot_etl.sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal
 
-from tests.support.oracle import WarehouseView
+from tests.support.oracle import BigQueryView, WarehouseView
 
 TOKEN = "e2e-secret-token-7f3a9c"
 
@@ -44,16 +44,31 @@ class SyncEnv:
     objects: dict[str, Any]
     defaults: dict[str, Any] = field(default_factory=dict)
 
+    warehouse: str = "postgres"
+    bq: Any = None
+
     @property
-    def view(self) -> WarehouseView:
+    def view(self) -> WarehouseView | BigQueryView:
+        if self.warehouse == "bigquery":
+            return BigQueryView(self.bq.client(), self.schema)
         return WarehouseView(self.pg.uri, self.schema)
+
+    def destination(self) -> dict[str, Any]:
+        if self.warehouse == "bigquery":
+            return {
+                "type": "bigquery",
+                "conn_id": "hubspot_warehouse",
+                "schema": self.schema,
+                "project": self.bq.project,
+            }
+        return {"type": "postgres", "conn_id": "hubspot_warehouse", "schema": self.schema}
 
     def write_config(self, objects: dict[str, Any] | None = None, **defaults: Any) -> None:
         if objects is not None:
             self.objects = objects
         self.defaults.update(defaults)
         base = {
-            "destination": {"type": "postgres", "conn_id": "hubspot_warehouse", "schema": self.schema},
+            "destination": self.destination(),
             "staging_base": f"file://{self.staging}",
             "schedule": None,
             "full_refresh_schedule": None,
@@ -100,8 +115,15 @@ def sandbox_config() -> SandboxConfig:
 
 
 @pytest.fixture
+def warehouse_kind() -> str:
+    """The destination of ``sync_env``; parametrize a test with it to run on both warehouses."""
+    return "postgres"
+
+
+@pytest.fixture
 def sync_env(
     request: pytest.FixtureRequest,
+    warehouse_kind: str,
     local_pg: local.LocalPostgres,
     airflow_db: Path,
     tmp_path: Path,
@@ -118,6 +140,8 @@ def sync_env(
             config_path=tmp_path / "hubspot_sync.yaml",
             staging=tmp_path / "staging",
             objects=json.loads(json.dumps(DEFAULT_OBJECTS)),
+            warehouse=warehouse_kind,
+            bq=request.getfixturevalue("local_bq") if warehouse_kind == "bigquery" else None,
         )
         env.write_config()
         monkeypatch.setenv("HUBSPOT_ETL_CONFIG", str(env.config_path))
@@ -125,5 +149,8 @@ def sync_env(
         monkeypatch.setenv(
             "AIRFLOW_CONN_HUBSPOT_DEFAULT", json.dumps(local.hubspot_connection(server.url, TOKEN))
         )
-        monkeypatch.setenv("AIRFLOW_CONN_HUBSPOT_WAREHOUSE", json.dumps(local_pg.airflow_connection()))
+        warehouse_conn = env.bq.airflow_connection() if env.bq else local_pg.airflow_connection()
+        monkeypatch.setenv("AIRFLOW_CONN_HUBSPOT_WAREHOUSE", json.dumps(warehouse_conn))
         yield env
+        if env.bq:
+            env.bq.client().delete_dataset(env.schema, delete_contents=True, not_found_ok=True)

@@ -16,16 +16,20 @@ run: an incremental window would start at the watermark, not in yesterday's hour
 and 11:00-12:00 are ``--from-date 10:00 --to-date 11:00`` (``--to-date 12:00`` would add
 a third run for 12:00-13:00).
 
-Unpausing the DAG (the scheduler ignores runs of paused DAGs, backfill runs included) also
-makes the scheduler create one ordinary ``scheduled`` run for the latest hour. It runs
-alongside the backfill, windows around "now", touches none of the deals below and is left
-to ``stop()``; the assertions only read the backfill runs' reports and staged parts.
+The DAG must be unpaused (the scheduler ignores runs of paused DAGs, backfill runs
+included). Unpausing would also make the scheduler create an ordinary ``scheduled`` run for
+the latest hour; ``[scheduler] use_job_schedule = False`` keeps it out, so the backfill runs
+are the only runs. They go one at a time (``--max-active-runs 1``): runs of one object
+serialize on the warehouse run lease anyway, and a run that waits longer than
+``lease_wait_seconds`` for it fails its prepare task.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import warnings
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -78,9 +82,20 @@ def watermark(env) -> datetime:
     return rows[0]["watermark"]
 
 
+@pytest.fixture
+def airflow_metadata(local_pg) -> Iterator[MetadataDatabase]:
+    """A fresh ``airflow_<uuid>`` database on the session's PostgreSQL for the stack."""
+    db = MetadataDatabase.create(local_pg.uri)
+    yield db
+    try:
+        db.drop()
+    except psycopg.Error as exc:  # cleanup only: the server and its data go at session end
+        warnings.warn(f"could not drop {db.name}: {exc}", stacklevel=1)
+
+
 @pytest.mark.slow
 @pytest.mark.portal(contacts=20, companies=10, deals=40, tickets=5, custom=5, extra_properties=2, owners=2)
-def test_backfill_of_two_intervals_loads_exactly_their_records(sync_env, local_pg, tmp_path):
+def test_backfill_of_two_intervals_loads_exactly_their_records(sync_env, airflow_metadata, tmp_path):
     started = time.monotonic()
     phases: dict[str, float] = {}
 
@@ -146,39 +161,38 @@ def test_backfill_of_two_intervals_loads_exactly_their_records(sync_env, local_p
     assert modified_between(snapshot, hour[1], hour[2]) == second_hour
 
     # 3. A real Airflow: api-server + scheduler + dag-processor on a PostgreSQL metadata DB.
-    metadata = MetadataDatabase.create(local_pg.uri)
-    try:
-        with AirflowStack(
-            tmp_path / "airflow", metadata.sqlalchemy_url, metadata_uri=metadata.libpq_uri
-        ) as stack:
-            phase("stack up")
-            stack.cli("pools", "set", "hubspot_api", "4", "HubSpot API budget")
-            stack.wait_for_dag(DAG_ID)
-            phase("dag parsed")
-            stack.cli("dags", "unpause", DAG_ID)
-            stack.cli(
-                "backfill",
-                "create",
-                "--dag-id",
-                DAG_ID,
-                "--from-date",
-                hour[0].isoformat(),
-                "--to-date",
-                hour[1].isoformat(),
-                "--reprocess-behavior",
-                "none",
-            )
-            backfill_id = stack.latest_backfill_id(DAG_ID)
-            phase("backfill created")
-            runs = stack.wait_for_runs(
-                DAG_ID, backfill_id=backfill_id, expected=2, timeout=BACKFILL_TIMEOUT_S
-            )
-            phase("backfill runs done")
-            diagnostics = "" if all(r["state"] == "success" for r in runs) else stack.diagnostics(DAG_ID)
-            task_states = stack.task_states(DAG_ID)
-        phase("stack stopped")
-    finally:
-        metadata.drop()
+    with AirflowStack(
+        tmp_path / "airflow",
+        airflow_metadata.sqlalchemy_url,
+        metadata_uri=airflow_metadata.libpq_uri,
+        config={"scheduler": {"use_job_schedule": False}},  # backfill runs only
+    ) as stack:
+        phase("stack up")
+        stack.cli("pools", "set", "hubspot_api", "4", "HubSpot API budget")
+        stack.wait_for_dag(DAG_ID)
+        phase("dag parsed")
+        stack.cli("dags", "unpause", DAG_ID)
+        stack.cli(
+            "backfill",
+            "create",
+            "--dag-id",
+            DAG_ID,
+            "--from-date",
+            hour[0].isoformat(),
+            "--to-date",
+            hour[1].isoformat(),
+            "--reprocess-behavior",
+            "none",
+            "--max-active-runs",
+            "1",
+        )
+        backfill_id = stack.latest_backfill_id(DAG_ID)
+        phase("backfill created")
+        runs = stack.wait_for_runs(DAG_ID, backfill_id=backfill_id, expected=2, timeout=BACKFILL_TIMEOUT_S)
+        phase("backfill runs done")
+        diagnostics = "" if all(r["state"] == "success" for r in runs) else stack.diagnostics(DAG_ID)
+        task_states = stack.task_states(DAG_ID)
+    phase("stack stopped")
 
     # 4. Two backfill runs, one per hour, both successful.
     assert [(r["data_interval_start"], r["data_interval_end"]) for r in runs] == [

@@ -16,7 +16,7 @@ import pytest
 from hubspot_etl.devtools import local
 
 from tests.e2e.conftest import TOKEN
-from tests.e2e.test_oracle_postgres import assert_warehouse_equals_sandbox
+from tests.e2e.test_oracle import assert_warehouse_equals_sandbox
 
 OBJECTS = {"contacts": {"associations": ["companies"]}, "companies": {"associations": ["contacts"]}}
 DAGS = ["hubspot_contacts", "hubspot_companies", "hubspot_owners"]

@@ -29,7 +29,9 @@ def _parse_expected(raw: str | None, logical_type: str) -> tuple[Any, bool]:
     if raw is None:
         return None, False
     if logical_type == "text":
-        return raw.replace("\x00", ""), "\x00" in raw
+        # NULs are stripped; a lone UTF-16 surrogate becomes U+FFFD; both are noted as rejects
+        cleaned = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in raw.replace("\x00", ""))
+        return cleaned, cleaned != raw
     if raw.strip() == "":
         return None, False
     try:
@@ -95,6 +97,41 @@ class WarehouseView:
             return conn.execute(
                 "SELECT to_regclass(%s) IS NOT NULL", [f'"{self.schema}"."{table}"']
             ).fetchone()[0]
+
+
+class BigQueryView:
+    """Read-only access to one BigQuery dataset (the emulator in tests), same interface."""
+
+    def __init__(self, client: Any, dataset: str) -> None:
+        self.client, self.dataset = client, dataset
+
+    def _table(self, table: str) -> str:
+        return f"`{self.client.project}.{self.dataset}.{table}`"
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        return [
+            dict(row.items()) for row in self.client.query(f"SELECT * FROM {self._table(table)}").result()
+        ]
+
+    def column_map(self, object_name: str) -> dict[str, dict[str, Any]]:
+        from google.cloud import bigquery
+
+        job = self.client.query(
+            f"SELECT * FROM {self._table('_hubspot_column_map')} WHERE object_name = @o",
+            job_config=bigquery.QueryJobConfig(
+                query_parameters=[bigquery.ScalarQueryParameter("o", "STRING", object_name)]
+            ),
+        )
+        return {row["property_name"]: dict(row.items()) for row in job.result()}
+
+    def table_exists(self, table: str) -> bool:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self.client.get_table(f"{self.client.project}.{self.dataset}.{table}")
+            return True
+        except NotFound:
+            return False
 
 
 def check_object(view: WarehouseView, snapshot: dict[str, Any], table: str, object_name: str) -> list[str]:

@@ -79,9 +79,7 @@ class PartWriter:
     def write(self, record: dict[str, Any]) -> None:
         if self._handle is None:
             self._open_part()
-        self._handle.write(
-            json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
-        )
+        self._handle.write(_ndjson_line(record))
         self._rows += 1
         if self._rows >= self.part_size:
             self._close_part()
@@ -112,6 +110,16 @@ class PartWriter:
         self._handle = None
         self._path = None
         self._rows = 0
+
+
+def _ndjson_line(record: dict[str, Any]) -> bytes:
+    """One record as an NDJSON line. A lone UTF-16 surrogate (half an emoji) cannot be
+    encoded as UTF-8; JSON's ``\\u`` escapes can, and the loader then quarantines the value."""
+    try:
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    return line + b"\n"
 
 
 def read_part(uri: str, conn_id: str | None = None) -> Iterator[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Oracle: after a full run, a round of mutations and an incremental run, every PostgreSQL
+"""Oracle: after a full run, a round of mutations and an incremental run, every warehouse (PostgreSQL and the BigQuery emulator)
 table equals the sandbox's state: records and property values, deletes by kind, merges,
 associations, pipelines, stages and owners. Real Airflow runs, real HTTP, real PostgreSQL.
 """
@@ -80,13 +80,22 @@ def mutate(env) -> dict:
     # An association change; HubSpot does not bump modified dates for it, so the records
     # are also touched, as they are when a user edits them (see README, "Associations").
     env.admin("PUT", f"associations/contacts/{c[4]}/companies/{co[1]}")
+    removed = next(
+        a
+        for a in env.snapshot("contacts")["associations"]
+        if a["fromId"] == str(c[5]) and a["toType"] == "companies"
+    )
+    env.admin("DELETE", f"associations/contacts/{c[5]}/companies/{removed['toId']}")
+    env.admin("PATCH", f"objects/contacts/{c[5]}", {"properties": {"jobtitle": "Unlinked"}})
+    env.admin("PATCH", f"objects/companies/{removed['toId']}", {"properties": {"name": "Unlinked Co"}})
     env.admin("PATCH", f"objects/contacts/{c[4]}", {"properties": {"jobtitle": "Buyer"}})
     env.admin("PATCH", f"objects/companies/{co[1]}", {"properties": {"name": "Touched Co"}})
     return {"created": created, "archived_contact": c[1], "merged": (c[2], c[3])}
 
 
 @pytest.mark.portal(contacts=240, companies=50, deals=80, tickets=40, custom=30)
-def test_full_mutate_incremental_equals_sandbox(sync_env):
+@pytest.mark.parametrize("warehouse_kind", ["postgres", "bigquery"])
+def test_full_mutate_incremental_equals_sandbox(sync_env, warehouse_kind):
     full = run_all(sync_env)
     assert {r["mode"] for r in full.values() if r["object_name"] != "owners"} == {"full"}
     assert_warehouse_equals_sandbox(sync_env)
