@@ -16,8 +16,11 @@ worker processes, which SQLite does not support well). Typical use::
         runs = stack.wait_for_runs("hubspot_deals", backfill_id=stack.latest_backfill_id("hubspot_deals"))
     db.drop()
 
-``with`` migrates the DB, starts the three processes and, on exit, stops them (SIGTERM
-to each process group, then SIGKILL). Each process logs into ``<airflow_home>/stack-logs``;
+``with`` migrates the DB, starts the three processes and, on exit, stops them and every
+process they started (SIGTERM to each process group, then SIGKILL; task runners, which
+sit in process groups of their own, by pid). For crash tests, :meth:`AirflowStack.kill`
+signals one process (``"scheduler"``, ``"api-server"``, ``"dag-processor"``) and
+:meth:`AirflowStack.restart` brings it back. Each process logs into ``<airflow_home>/stack-logs``;
 :meth:`AirflowStack.diagnostics` gathers those tails and the task logs for assertion
 messages. State is read straight from the metadata DB (:meth:`AirflowStack.query`), which
 is faster than one ``airflow`` CLI process per poll.
@@ -46,7 +49,6 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 DAGS_FOLDER = REPO_ROOT / "dags"
 PLUGINS_FOLDER = REPO_ROOT / "plugins"
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
-PROCESSES = ("api-server", "scheduler", "dag-processor")
 
 
 def free_port() -> int:
@@ -97,6 +99,7 @@ class MetadataDatabase:
         return url
 
     def drop(self) -> None:
+        """Drop the database (PostgreSQL runs an immediate checkpoint for it)."""
         import psycopg
 
         with psycopg.connect(self.admin_uri, autocommit=True) as conn:
@@ -190,13 +193,15 @@ class AirflowStack:
         self.cli("db", "migrate", timeout=timeout)
 
     def start(self, timeout: float = 90) -> AirflowStack:
-        """Start the api-server, wait until it answers, then the scheduler and dag-processor."""
-        self._spawn(
-            "api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"
-        )
-        self._wait_http(f"{self.url}/api/v2/monitor/health", timeout)
+        """Start the three processes; return once the api-server answers.
+
+        The scheduler and dag-processor boot meanwhile: neither needs the api-server until
+        a task runs, which needs a parsed DAG first.
+        """
+        self._spawn_api_server()
         self._spawn("scheduler", "scheduler")
         self._spawn("dag-processor", "dag-processor")
+        self._wait_http(f"{self.url}/api/v2/monitor/health", timeout)
         return self
 
     def stop(self, grace: float = 15) -> None:
@@ -205,8 +210,12 @@ class AirflowStack:
         SIGTERM to each process group, SIGKILL after ``grace`` seconds. Task runners live
         in process groups of their own (the task supervisor ``setpgid``s them), so the
         descendants are listed first and any still alive at the end are killed by pid.
+        The scheduler and dag-processor go first, while the api-server still answers
+        the task runners they wind down; the api-server last.
         """
-        self._stop(list(self.processes.values()), grace)
+        first = [proc for name, proc in self.processes.items() if name != "api-server"]
+        self._stop(first, grace)
+        self._stop([proc for proc in self.processes.values() if proc not in first], grace)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Signal one stack process and its process group (e.g. a scheduler crash)."""
