@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import platform
@@ -163,7 +164,7 @@ def minimum_calls(
                  k = 1 if every property fits one list URL, else 2.
     incremental: properties 1 + schemas 1; search pages max(1, ceil(changed/200)) (search rate);
                  batch reads ceil(changed/100); association batch reads ceil(changed/1000) per
-                 target; archived list max(1, ceil(archived/100)) x k.
+                 target; archived list max(1, ceil(archived/100)) (ids only: one URL per page).
     """
     k = 1 if properties_fit_one_url(properties) else 2
     general: dict[str, int] = {"properties": 1, "schemas": 1}
@@ -176,7 +177,7 @@ def minimum_calls(
     else:
         search = max(1, math.ceil(extracted / SEARCH_PAGE))
         general["objects.batch_read"] = math.ceil(extracted / BATCH_READ)
-        general["objects.list"] = max(1, math.ceil(archived / LIST_PAGE)) * k
+        general["objects.list"] = max(1, math.ceil(archived / LIST_PAGE))  # ids only: 1 URL per page
         general["associations.batch_read"] = math.ceil(extracted / ASSOC_BATCH) * len(ASSOCIATIONS)
     total_general = sum(general.values())
     floor = max(total_general / GENERAL_RATE, search / SEARCH_RATE)
@@ -428,7 +429,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             ld = r["load"]
             lines.append(
                 f"| {r['n']:,} × {r['p']} | COPY + upsert (`steps.load`) | {ld['rows']:,} | {ld['wall_s']:.2f} "
-                f"| {ld['rows_per_s']:,.0f} | {r['peak_rss_mb']:.0f} | {r.get('x_vs_naive_per_row_commit', '-')} "
+                f"| {ld['rows_per_s']:,.0f} | {ld['peak_rss_mb_after_load']:.0f} | {r.get('x_vs_naive_per_row_commit', '-')} "
                 f"| {r.get('x_vs_naive_one_tx', '-')} |"
             )
             for variant, name in (
@@ -494,13 +495,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--baseline-rows",
         type=int,
-        default=0,
-        help="cap the rows of each naive baseline (0 = all rows, the default)",
+        default=5000,
+        help="rows of each naive baseline: the first N of the same staged rows (default 5000; 0 = all)",
     )
+    parser.add_argument("--render", metavar="JSON", help="only print the table of an earlier results file")
     args = parser.parse_args(argv)
+    if args.render:
+        saved = json.loads(Path(args.render).read_text())
+        print(markdown(saved["scenarios"]))
+        print("\n```json\n" + json.dumps(derived(saved["scenarios"]), indent=2) + "\n```")
+        return 0
     sizes = [(n, p) for n in parse_list(args.contacts) for p in parse_list(args.properties)]
     if args.quick:
         sizes = [(2000, 50)]
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # its start/stop chatter
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="hubspot-bench-"))
     pg = start_postgres(workdir / "pg")
