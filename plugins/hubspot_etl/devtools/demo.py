@@ -2,7 +2,8 @@
 
     python -m hubspot_etl.devtools.demo [--records 2000] [--seed 1] [--keep]
 
-1. starts an embedded PostgreSQL (``.local/demo/pg``) and the HubSpot sandbox with a
+1. starts an embedded PostgreSQL (``.local/demo/pg``; or, with ``--warehouse bigquery``, a
+   local BigQuery emulator) and the HubSpot sandbox with a
    generated portal (contacts, companies, deals, tickets, a custom object, owners);
 2. runs every generated DAG through Airflow (``dag.test()``): full loads;
 3. mutates the sandbox: updates, a new record, archives, a merge, an association change;
@@ -64,12 +65,27 @@ def main(argv: list[str] | None = None) -> int:
     sandbox_config = SandboxConfig(tokens={TOKEN: list(ALL_SCOPES)}, latency_ms=args.latency_ms)
     print("demo: starting an embedded PostgreSQL")
     pg = local.start_postgres(workdir / "pg")
+    bq = None
+    destination: dict[str, Any] = {"type": "postgres", "conn_id": "hubspot_warehouse", "schema": "hubspot"}
+    warehouse_conn = pg.airflow_connection()
+    if args.warehouse == "bigquery":
+        from hubspot_etl.devtools.bigquery_emulator import start_bq_emulator
+
+        print("demo: starting the BigQuery emulator (bqemulator)")
+        bq = start_bq_emulator(workdir)
+        destination = {
+            "type": "bigquery",
+            "conn_id": "hubspot_warehouse",
+            "schema": "hubspot",
+            "project": bq.project,
+        }
+        warehouse_conn = bq.airflow_connection()
     with SandboxServer(portal, sandbox_config) as sandbox:
         config_path = local.write_sync_config(
             workdir / "hubspot_sync.yaml",
             OBJECTS,
             {
-                "destination": {"type": "postgres", "conn_id": "hubspot_warehouse", "schema": "hubspot"},
+                "destination": destination,
                 "staging_base": f"file://{workdir / 'staging'}",
                 "schedule": None,
                 "full_refresh_schedule": None,
@@ -81,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             workdir / "airflow",
             config_path,
             local.hubspot_connection(sandbox.url, TOKEN),
-            pg.airflow_connection(),
+            warehouse_conn,
         )
         os.environ.update(env)
         (workdir / "airflow").mkdir(exist_ok=True)
@@ -94,11 +110,18 @@ def main(argv: list[str] | None = None) -> int:
         incremental = _run_all(dag_ids, "incremental")
         _print_reports("Full run", full)
         _print_reports("Incremental run", incremental)
-        print(f"\nwarehouse: {pg.uri} (schema hubspot); staged parts under {workdir / 'staging'}")
+        where = (
+            f"BigQuery emulator {bq.url}, dataset {bq.project}.hubspot"
+            if bq
+            else f"{pg.uri} (schema hubspot)"
+        )
+        print(f"\nwarehouse: {where}; staged parts under {workdir / 'staging'}")
         (workdir / "reports.json").write_text(
             json.dumps({"full": full, "incremental": incremental}, indent=2, default=str)
         )
         print(f"reports written to {workdir / 'reports.json'}")
+    if bq:
+        bq.stop()
     pg.stop()
     return 0
 
@@ -114,6 +137,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--per-object", type=int, default=None, help="the same number of records for every object"
     )
     parser.add_argument("--extra-properties", type=int, default=20, help="custom properties per object")
+    parser.add_argument(
+        "--warehouse",
+        choices=("postgres", "bigquery"),
+        default="postgres",
+        help="postgres: embedded PostgreSQL; bigquery: a local BigQuery emulator (bqemulator)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--latency-ms", type=int, default=0, help="sandbox latency per request")
     parser.add_argument("--keep", action="store_true", help="keep .local/demo from a previous run")
