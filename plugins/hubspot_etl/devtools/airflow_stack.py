@@ -287,8 +287,12 @@ class AirflowStack:
 
     # ------------------------------------------------------------------ waits
 
-    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
-        """Until the dag-processor has serialized ``dag_id``; fails fast on import errors."""
+    def wait_for_dag(self, dag_id: str, timeout: float = 120, fail_on_import_errors: bool = True) -> None:
+        """Until the dag-processor has serialized ``dag_id``.
+
+        Any DAG import error fails at once (with its stack trace) unless
+        ``fail_on_import_errors`` is False; then import errors only go into the timeout message.
+        """
         deadline = time.monotonic() + timeout
         while True:
             self.check_alive()
@@ -300,12 +304,14 @@ class AirflowStack:
             if found:
                 return
             errors = self.query("SELECT filename, stacktrace FROM import_error")
-            if errors:
+            if errors and fail_on_import_errors:
                 raise AirflowStackError(
                     f"DAG import errors while waiting for {dag_id}: {errors}\n{self.diagnostics()}"
                 )
             if time.monotonic() > deadline:
-                raise AirflowStackError(f"{dag_id} not parsed after {timeout:.0f}s\n{self.diagnostics()}")
+                raise AirflowStackError(
+                    f"{dag_id} not parsed after {timeout:.0f}s; import errors: {errors}\n{self.diagnostics()}"
+                )
             time.sleep(1)
 
     def latest_backfill_id(self, dag_id: str) -> int:
