@@ -9,6 +9,7 @@ a throw-away AIRFLOW_HOME with a SQLite metadata DB, this repository's ``dags/``
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,9 +47,13 @@ def airflow_db() -> Path:
 @pytest.fixture(scope="session")
 def local_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPostgres]:
     """One real PostgreSQL 16 server (embedded, from the ``pgserver`` wheel) per test session."""
-    pg = start_postgres(tmp_path_factory.mktemp("pgdata"))
+    # Outside pytest's basetemp: a concurrent pytest session may chmod /tmp/pytest-of-<user>
+    # to 0700, and the server (run as user "pgserver") would then PANIC at its next checkpoint.
+    data_dir = Path(tempfile.mkdtemp(prefix="hubspot-etl-pgdata-"))
+    pg = start_postgres(data_dir)
     yield pg
     pg.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

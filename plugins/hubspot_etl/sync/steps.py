@@ -168,7 +168,12 @@ def acquire_lease(ctx: StepContext, warehouse: Any, object_name: str) -> None:
     """
     from hubspot_etl.warehouse.base import WarehouseLockError
 
-    deadline = time.monotonic() + ctx.cfg.lease_wait_seconds
+    wait_s = ctx.cfg.lease_wait_seconds
+    if ctx.run_type == "backfill":
+        # `airflow backfill create` starts several runs at once (its own max_active_runs);
+        # they queue for the object one after another instead of failing.
+        wait_s = max(wait_s, ctx.cfg.execution_timeout_minutes * 60 * 0.9)
+    deadline = time.monotonic() + wait_s
     while True:
         try:
             warehouse.acquire_run_lease(object_name, ctx.run_id, lease_ttl(ctx.cfg))
