@@ -498,6 +498,13 @@ def main(argv: list[str] | None = None) -> int:
         default=5000,
         help="rows of each naive baseline: the first N of the same staged rows (default 5000; 0 = all)",
     )
+    parser.add_argument(
+        "--rss-contacts",
+        type=int,
+        default=100_000,
+        help="also run a reduced variant at this N (smallest P; no-limits full load and load only, "
+        "no baselines) for the RSS growth figure (default 100000; 0 = off)",
+    )
     parser.add_argument("--render", metavar="JSON", help="only print the table of an earlier results file")
     args = parser.parse_args(argv)
     if args.render:
@@ -516,6 +523,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for n, p in sizes:
             rows += bench_size(n, p, pg.uri, workdir, args)
+        if args.rss_contacts and not args.quick and args.rss_contacts not in {n for n, _ in sizes}:
+            # reduced large variant for the RSS-growth figure: no-limits full load + load only
+            reduced = argparse.Namespace(**{**vars(args), "skip_limited": True, "no_baseline": True})
+            rows += bench_size(args.rss_contacts, min(p for _, p in sizes), pg.uri, workdir, reduced)
     finally:
         pg.stop()
         shutil.rmtree(workdir, ignore_errors=True)
