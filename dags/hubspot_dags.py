@@ -4,7 +4,9 @@ This file only wires tasks: the config module reads the YAML, the operators run 
 steps. Parsing reads one local YAML file; it makes no network or database call. When a
 task runs, Airflow's parsing context names its DAG and the other DAGs are skipped.
 
-    prepare >> extract >> load >> associations >> reconcile >> finalize
+    prepare >> extract >> load >> associations >> reconcile >> finalize [>> scoring]
+
+``scoring`` (a task group) is added when the object's config enables ``scoring``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from hubspot_etl.operators import (
     HubSpotPrepareOperator,
     HubSpotReconcileOperator,
 )
+from hubspot_etl.operators.scoring import scoring_task_group
 from hubspot_etl.operators.sync import release_lease_on_failure
 
 TRIGGER_PARAMS = {
@@ -109,6 +112,8 @@ def build_object_dag(cfg: ObjectConfig) -> DAG:
             outlets=[object_asset(cfg, cfg.key)],
         )
         prepare >> extract >> load >> associations >> reconcile >> finalize
+        if cfg.scoring.enabled:
+            finalize >> scoring_task_group(cfg)
     return dag
 
 
