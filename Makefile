@@ -23,3 +23,6 @@ format: venv
 
 sandbox: venv    ## a HubSpot sandbox on :8090 with a generated portal
 	.venv/bin/python -m hubspot_etl.sandbox serve --port 8090 --generate contacts=2000,companies=400,deals=600,tickets=300,custom=100 --seed 1
+
+bench: venv      ## benchmarks: full load vs rate-limit floor, incremental calls, load vs naive (docs/benchmarks.md)
+	.venv/bin/python -m bench.run $(BENCH_ARGS)
