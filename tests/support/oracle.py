@@ -17,9 +17,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import psycopg
-from psycopg import sql
-from psycopg.rows import dict_row
+from hubspot_etl.devtools.views import BigQueryView, WarehouseView  # noqa: F401 (re-exported for tests)
 
 MAX_REPORTED = 25
 
@@ -67,71 +65,6 @@ def _same(expected: Any, actual: Any) -> bool:
     if isinstance(expected, datetime) and isinstance(actual, datetime):
         return expected == actual
     return expected == actual
-
-
-class WarehouseView:
-    """Read-only access to one warehouse schema, for comparisons."""
-
-    def __init__(self, conninfo: str, schema: str) -> None:
-        self.conninfo, self.schema = conninfo, schema
-
-    def rows(self, table: str) -> list[dict[str, Any]]:
-        with psycopg.connect(self.conninfo, row_factory=dict_row) as conn:
-            conn.execute("SET TIME ZONE 'UTC'")
-            return conn.execute(
-                sql.SQL("SELECT * FROM {}").format(sql.Identifier(self.schema, table))
-            ).fetchall()
-
-    def column_map(self, object_name: str) -> dict[str, dict[str, Any]]:
-        with psycopg.connect(self.conninfo, row_factory=dict_row) as conn:
-            rows = conn.execute(
-                sql.SQL("SELECT * FROM {} WHERE object_name = %s").format(
-                    sql.Identifier(self.schema, "_hubspot_column_map")
-                ),
-                [object_name],
-            ).fetchall()
-        return {row["property_name"]: row for row in rows}
-
-    def table_exists(self, table: str) -> bool:
-        with psycopg.connect(self.conninfo) as conn:
-            return conn.execute(
-                "SELECT to_regclass(%s) IS NOT NULL", [f'"{self.schema}"."{table}"']
-            ).fetchone()[0]
-
-
-class BigQueryView:
-    """Read-only access to one BigQuery dataset (the emulator in tests), same interface."""
-
-    def __init__(self, client: Any, dataset: str) -> None:
-        self.client, self.dataset = client, dataset
-
-    def _table(self, table: str) -> str:
-        return f"`{self.client.project}.{self.dataset}.{table}`"
-
-    def rows(self, table: str) -> list[dict[str, Any]]:
-        return [
-            dict(row.items()) for row in self.client.query(f"SELECT * FROM {self._table(table)}").result()
-        ]
-
-    def column_map(self, object_name: str) -> dict[str, dict[str, Any]]:
-        from google.cloud import bigquery
-
-        job = self.client.query(
-            f"SELECT * FROM {self._table('_hubspot_column_map')} WHERE object_name = @o",
-            job_config=bigquery.QueryJobConfig(
-                query_parameters=[bigquery.ScalarQueryParameter("o", "STRING", object_name)]
-            ),
-        )
-        return {row["property_name"]: dict(row.items()) for row in job.result()}
-
-    def table_exists(self, table: str) -> bool:
-        from google.api_core.exceptions import NotFound
-
-        try:
-            self.client.get_table(f"{self.client.project}.{self.dataset}.{table}")
-            return True
-        except NotFound:
-            return False
 
 
 def check_object(view: WarehouseView, snapshot: dict[str, Any], table: str, object_name: str) -> list[str]:

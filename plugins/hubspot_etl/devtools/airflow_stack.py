@@ -372,6 +372,37 @@ class AirflowStack:
             states.setdefault(row["run_id"], {})[row["task_id"]] = str(row["state"])
         return states
 
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any] | None:
+        """The ``task_instance`` row of one task (state, try_number, pid, hostname...), or None.
+
+        ``pid`` is the task process (the supervisor's child, in a process group of its own)
+        the supervisor reported when the try started; its parent is the supervisor, which
+        under LocalExecutor is the executor's worker process.
+        """
+        rows = self.query(
+            "SELECT task_id, run_id, state, try_number, max_tries, pid, hostname, start_date, end_date "
+            "FROM task_instance WHERE dag_id = %s AND run_id = %s AND task_id = %s AND map_index = -1",
+            [dag_id, run_id, task_id],
+        )
+        return rows[0] if rows else None
+
+    def wait_for_running_task(
+        self, dag_id: str, run_id: str, task_id: str, *, try_number: int = 1, timeout: float = 120
+    ) -> dict[str, Any]:
+        """Until ``task_id`` runs try ``try_number`` with a known pid; returns its row."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            row = self.task_instance(dag_id, run_id, task_id)
+            if row and row["state"] == "running" and row["pid"] and row["try_number"] == try_number:
+                return row
+            if time.monotonic() > deadline:
+                raise AirflowStackError(
+                    f"{dag_id}.{task_id} of {run_id} not running try {try_number} after {timeout:.0f}s: "
+                    f"{row}\n{self.task_states(dag_id, run_id)}\n{self.diagnostics(dag_id)}"
+                )
+            time.sleep(0.1)
+
     # ------------------------------------------------------------------ diagnostics
 
     def check_alive(self) -> None:

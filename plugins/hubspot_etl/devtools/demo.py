@@ -28,7 +28,7 @@ from hubspot_etl.devtools import local
 
 OBJECTS: dict[str, Any] = {
     "contacts": {"associations": ["companies", "deals"]},
-    "companies": {"associations": ["contacts", "deals"]},
+    "companies": {"associations": ["contacts", "deals"], "scoring": {"enabled": True}},
     "deals": {"associations": ["companies", "contacts"]},
     "tickets": {"associations": ["contacts"]},
     "services": {"associations": ["contacts"]},
@@ -104,12 +104,21 @@ def main(argv: list[str] | None = None) -> int:
         print("demo: migrating the Airflow metadata DB (SQLite)")
         local.migrate_airflow_db(env)
 
-        dag_ids = [f"hubspot_{key}" for key in OBJECTS] + ["hubspot_owners"]
+        # companies score last: their scoring reads fresh deals and owners
+        dag_ids = [
+            "hubspot_owners",
+            "hubspot_deals",
+            "hubspot_contacts",
+            "hubspot_tickets",
+            "hubspot_services",
+        ]
+        dag_ids.append("hubspot_companies")
         full = _run_all(dag_ids, "full")
         _mutate(sandbox.url)
         incremental = _run_all(dag_ids, "incremental")
         _print_reports("Full run", full)
         _print_reports("Incremental run", incremental)
+        _print_score_history(bq.client() if bq else None, pg.uri)
         where = (
             f"BigQuery emulator {bq.url}, dataset {bq.project}.hubspot"
             if bq
@@ -212,6 +221,15 @@ def _cell(value: Any) -> str:
             value = {k: v for k, v in value.items() if k == "total_calls"}
         return ", ".join(f"{k}={v}" for k, v in value.items() if v not in (0, None, [], {})) or "-"
     return str(value)
+
+
+def _print_score_history(bq_client: Any, pg_uri: str) -> None:
+    from hubspot_etl.devtools.views import BigQueryView, WarehouseView
+    from hubspot_etl.scoring.report import score_history_table
+
+    view = BigQueryView(bq_client, "hubspot") if bq_client else WarehouseView(pg_uri, "hubspot")
+    print("\n## Score history (hs_pipeline_score_history, companies)\n")
+    print(score_history_table(view))
 
 
 def _print_reports(title: str, reports: dict[str, dict[str, Any]]) -> None:
