@@ -30,6 +30,7 @@ def test_one_dag_per_object_plus_owners(dagbag):
         "hubspot_tickets",
         "hubspot_services",
         "hubspot_owners",
+        "hubspot_import",
     }
 
 
@@ -85,3 +86,15 @@ def test_fifty_objects_parse_fast_and_offline(tmp_path, monkeypatch):
     assert elapsed < 5, (
         "parsing 50 objects should take well under a second; 5 s means something is badly wrong"
     )
+
+
+def test_scoring_group_only_where_enabled(dagbag):
+    companies = dagbag.dags["hubspot_companies"]
+    scoring = [t.task_id for t in companies.tasks if t.task_id.startswith("scoring.")]
+    assert "scoring.history" in scoring
+    assert all(
+        "finalize" in t.upstream_task_ids or t.upstream_task_ids & set(scoring)
+        for t in companies.tasks
+        if t.task_id in scoring
+    )
+    assert not [t for t in dagbag.dags["hubspot_deals"].tasks if t.task_id.startswith("scoring.")]
