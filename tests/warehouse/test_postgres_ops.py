@@ -323,3 +323,17 @@ def test_postgres_hook_path_via_env_connection(
     wh.ensure_object_table("contacts", [prop("email")])
     assert wh.load_part("contacts", "hook", write_part([record(1, email="via hook")])).rows == 1
     assert wh.live_ids("contacts") == {1}
+
+
+def test_sessions_detect_vanished_clients(wh):
+    """A worker host that disappears must not hold its locks until the OS gives up on TCP."""
+    with wh.connect() as conn:
+        settings = dict(
+            conn.execute(
+                "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
+                [["tcp_keepalives_idle", "client_connection_check_interval"]],
+            ).fetchall()
+        )
+    # keepalives only take effect on TCP (the test server uses a Unix socket: 0 there)
+    assert settings["client_connection_check_interval"] == "10000"
+    assert "tcp_keepalives_idle" in settings

@@ -201,6 +201,15 @@ def _int_or_none(value: Any) -> int | None:
     return int(str(value).strip())
 
 
+#: Server-side settings on every warehouse session (see ``PostgresWarehouse._detect_dead_clients``).
+SESSION_LIVENESS_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("tcp_keepalives_idle", "60"),
+    ("tcp_keepalives_interval", "10"),
+    ("tcp_keepalives_count", "6"),
+    ("client_connection_check_interval", "10000"),
+)
+
+
 class PostgresWarehouse(Warehouse):
     """HubSpot warehouse in one PostgreSQL schema."""
 
@@ -249,8 +258,26 @@ class PostgresWarehouse(Warehouse):
         conn.row_factory = tuple_row
         conn.autocommit = False
         conn.execute("SELECT set_config('TimeZone', 'UTC', false)")
+        self._detect_dead_clients(conn)
         conn.commit()
         return conn
+
+    @staticmethod
+    def _detect_dead_clients(conn: psycopg.Connection) -> None:
+        """Let the server notice a worker that vanished (host lost, not a clean exit).
+
+        Otherwise its session, and the advisory lock and row locks it holds, could linger
+        until the operating system's TCP keepalive gives up, often after hours, and block
+        the task's retry. Keepalives apply to TCP connections; the client check (PostgreSQL
+        14+) also catches a client that disappears during a long statement.
+        """
+        for name, value in SESSION_LIVENESS_SETTINGS:
+            conn.execute("SAVEPOINT liveness")
+            try:
+                conn.execute("SELECT set_config(%s, %s, false)", [name, value])
+                conn.execute("RELEASE SAVEPOINT liveness")
+            except psycopg.Error:  # an older server without the setting: keep going without it
+                conn.execute("ROLLBACK TO SAVEPOINT liveness")
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
