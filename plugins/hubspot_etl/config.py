@@ -99,6 +99,7 @@ class SyncSettings(_Strict):
     on_failure_callbacks: tuple[str, ...] = ()
     max_columns: int = Field(default=1500, ge=10, le=1590)
     lease_wait_seconds: int = Field(default=60, ge=0, le=3600)
+    keep_staged_files: bool = False
 
     @field_validator("schedule", "full_refresh_schedule")
     @classmethod

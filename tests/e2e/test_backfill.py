@@ -110,6 +110,7 @@ def test_backfill_of_two_intervals_loads_exactly_their_records(sync_env, airflow
         schedule="0 * * * *",
         start_date=day - timedelta(days=7),
         lookback_minutes=15,
+        keep_staged_files=True,  # the test reads each run's staged ids
     )
 
     # 1. A full load first: the table exists and the watermark is "now".

@@ -118,3 +118,13 @@ def test_bad_config_fails_dag_parsing_with_the_key_named(sync_env):
     errors = "\n".join(bag.import_errors.values())
     assert "objects.deals.destination.type" in errors
     assert "postgres" in errors and "bigquery" in errors
+
+
+def test_staged_parts_are_removed_after_a_successful_run(sync_env):
+    sync_env.write_config({"deals": {}})
+    sync_env.run("hubspot_deals")
+    assert sync_env.staging.exists()
+    assert not list(sync_env.staging.rglob("*.ndjson")), "finalize must remove the run's staged parts"
+    sync_env.write_config({"deals": {}}, keep_staged_files=True)
+    sync_env.run("hubspot_deals", full_load=True)
+    assert list(sync_env.staging.rglob("*.ndjson"))

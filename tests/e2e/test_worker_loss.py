@@ -214,6 +214,7 @@ def test_task_killed_mid_extract_and_mid_load_is_retried(sync_env, airflow_metad
         retries=2,
         retry_delay_seconds=1,
         max_retry_delay_seconds=5,
+        keep_staged_files=True,  # the test compares loaded parts with the staged files
     )
     config = {
         "scheduler": {

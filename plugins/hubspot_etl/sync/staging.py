@@ -143,3 +143,11 @@ def local_copy(uri: str, conn_id: str | None = None) -> Iterator[Path]:
         with path.open("rb") as src, target.open("wb") as dst:
             shutil.copyfileobj(src, dst, length=1 << 20)
         yield target
+
+
+def remove_run_staging(staging_base: str, dag_id: str, run_id: str, conn_id: str | None = None) -> None:
+    """Delete every staged attempt of one run (after it finished; a best-effort cleanup)."""
+    base = ObjectStoragePath(staging_base, conn_id=conn_id) if conn_id else ObjectStoragePath(staging_base)
+    run_dir = base / safe_path_segment(dag_id) / safe_path_segment(run_id)
+    if run_dir.exists():
+        run_dir.fs.rm(run_dir.path, recursive=True)

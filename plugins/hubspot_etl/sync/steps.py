@@ -27,7 +27,7 @@ from hubspot_etl.sync.plan import (
     next_watermark,
     parse_datetime,
 )
-from hubspot_etl.sync.staging import PartWriter, local_copy, read_part, staging_dir
+from hubspot_etl.sync.staging import PartWriter, local_copy, read_part, remove_run_staging, staging_dir
 from hubspot_etl.warehouse.naming import table_name_for_object
 
 log = logging.getLogger(__name__)
@@ -581,8 +581,18 @@ def finalize(
             )
             warehouse.write_run_report(report)
             warehouse.release_run_lease(plan["object_name"], ctx.run_id)
+    if not ctx.cfg.keep_staged_files:
+        _remove_staging(ctx)
     log.info("run report %s: %s", plan["object_name"], report)
     return report
+
+
+def _remove_staging(ctx: StepContext) -> None:
+    """Delete the run's staged parts once everything is loaded (every attempt, killed ones too)."""
+    try:
+        remove_run_staging(ctx.cfg.staging_base, ctx.dag_id, ctx.run_id)
+    except OSError as exc:  # staging is scratch space: a failed cleanup must not fail the sync
+        log.warning("could not remove the staged parts of %s: %s", ctx.run_id, exc)
 
 
 def sum_counters(*counters: dict[str, Any]) -> dict[str, int]:
