@@ -8,12 +8,14 @@ a throw-away AIRFLOW_HOME with a SQLite metadata DB, this repository's ``dags/``
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,17 @@ def bq_emulator(local_bq: LocalBigQuery) -> tuple[str, str]:
 def bq_client(local_bq: LocalBigQuery):
     """The official BigQuery client on the session's emulator."""
     return local_bq.client()
+
+
+@pytest.fixture
+def write_part(tmp_path: Path) -> Callable[[list[dict], str], Path]:
+    """Write records as an NDJSON part file; returns its path."""
+
+    def write(records: list[dict], name: str = "part") -> Path:
+        path = tmp_path / f"{name}-{uuid.uuid4().hex[:6]}.ndjson"
+        with open(path, "w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record) + "\n")
+        return path
+
+    return write

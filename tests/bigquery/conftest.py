@@ -6,10 +6,8 @@ The emulator (PyPI ``bqemulator``, DuckDB-backed) speaks BigQuery's REST API; th
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,17 +46,3 @@ def bq_query(bq_client: bigquery.Client, dataset_name: str) -> Callable[..., lis
         return [dict(r.items()) for r in job.result()]
 
     return run
-
-
-@pytest.fixture
-def write_part(tmp_path: Path) -> Callable[[list[dict], str], Path]:
-    """Write records as an NDJSON part file; returns its path."""
-
-    def write(records: list[dict], name: str = "part") -> Path:
-        path = tmp_path / f"{name}-{uuid.uuid4().hex[:6]}.ndjson"
-        with open(path, "w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record) + "\n")
-        return path
-
-    return write

@@ -6,10 +6,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from bq_helpers import prop, record
 from google.cloud import bigquery
 from hubspot_etl.warehouse.base import PartFormatError, WarehouseError
 from hubspot_etl.warehouse.bigquery import BigQueryWarehouse, ident
+
+from tests.support.records import prop, record
 
 PROPS = [
     prop("email"),

@@ -9,10 +9,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from bq_helpers import prop, record
 from hubspot_etl.hooks.bigquery import EndpointBigQueryHook
 from hubspot_etl.warehouse import WarehouseLockError, get_warehouse
 from hubspot_etl.warehouse.bigquery import BigQueryWarehouse
+
+from tests.support.records import prop, record
 
 
 @pytest.fixture

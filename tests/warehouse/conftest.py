@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -43,17 +41,3 @@ def query(pg_uri: str, schema_name: str) -> Callable[..., list[dict]]:
             return cur.fetchall() if cur.description else []
 
     return run
-
-
-@pytest.fixture
-def write_part(tmp_path: Path) -> Callable[[list[dict], str], Path]:
-    """Write records as an NDJSON part file; returns its path."""
-
-    def write(records: list[dict], name: str = "part") -> Path:
-        path = tmp_path / f"{name}-{uuid.uuid4().hex[:6]}.ndjson"
-        with open(path, "w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record) + "\n")
-        return path
-
-    return write

@@ -8,7 +8,8 @@ from decimal import Decimal
 import psycopg
 import pytest
 from hubspot_etl.warehouse.postgres import PostgresWarehouse
-from wh_helpers import prop, record
+
+from tests.support.records import prop, record
 
 PROPS = [
     prop("email"),

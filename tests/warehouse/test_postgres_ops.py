@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hubspot_etl.warehouse import WarehouseLockError, get_warehouse
 from hubspot_etl.warehouse.postgres import PostgresWarehouse
-from wh_helpers import prop, record
+
+from tests.support.records import prop, record
 
 
 @pytest.fixture

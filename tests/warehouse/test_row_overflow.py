@@ -23,7 +23,8 @@ from hubspot_etl.warehouse.records import (
 )
 from hubspot_etl.warehouse.types import LogicalType, convert
 from psycopg import sql
-from wh_helpers import prop, record
+
+from tests.support.records import prop, record
 
 #: PostgreSQL's MaxHeapTupleSize (8 KB page minus page header and line pointer).
 MAX_HEAP_TUPLE_SIZE = 8160

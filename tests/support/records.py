@@ -1,4 +1,4 @@
-"""Builders for HubSpot-shaped test data (same shapes as tests/warehouse/wh_helpers.py)."""
+"""Builders for HubSpot-shaped test data, shared by the PostgreSQL and BigQuery adapter tests."""
 
 from __future__ import annotations
 
