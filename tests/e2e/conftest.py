@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import requests
 from hubspot_etl.devtools import local
+from hubspot_etl.devtools.airflow_stack import MetadataDatabase
 from hubspot_etl.sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal
 
 from tests.support.oracle import BigQueryView, WarehouseView
@@ -154,3 +157,14 @@ def sync_env(
         yield env
         if env.bq:
             env.bq.client().delete_dataset(env.schema, delete_contents=True, not_found_ok=True)
+
+
+@pytest.fixture
+def airflow_metadata(local_pg) -> Iterator[MetadataDatabase]:
+    """For tests with a real scheduler (``AirflowStack``): a fresh ``airflow_<uuid>`` database on the session's PostgreSQL for the stack."""
+    db = MetadataDatabase.create(local_pg.uri)
+    yield db
+    try:
+        db.drop()
+    except psycopg.Error as exc:  # cleanup only: the server and its data go at session end
+        warnings.warn(f"could not drop {db.name}: {exc}", stacklevel=1)

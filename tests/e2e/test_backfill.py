@@ -28,15 +28,13 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from hubspot_etl.devtools.airflow_stack import AirflowStack, MetadataDatabase
+from hubspot_etl.devtools.airflow_stack import AirflowStack
 from hubspot_etl.sync.plan import parse_datetime
 from hubspot_etl.sync.staging import safe_path_segment
 from psycopg.rows import dict_row
@@ -80,17 +78,6 @@ def watermark(env) -> datetime:
     )
     assert rows and rows[0]["watermark"] is not None, "no deals watermark"
     return rows[0]["watermark"]
-
-
-@pytest.fixture
-def airflow_metadata(local_pg) -> Iterator[MetadataDatabase]:
-    """A fresh ``airflow_<uuid>`` database on the session's PostgreSQL for the stack."""
-    db = MetadataDatabase.create(local_pg.uri)
-    yield db
-    try:
-        db.drop()
-    except psycopg.Error as exc:  # cleanup only: the server and its data go at session end
-        warnings.warn(f"could not drop {db.name}: {exc}", stacklevel=1)
 
 
 @pytest.mark.slow

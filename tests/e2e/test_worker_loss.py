@@ -28,15 +28,13 @@ import json
 import os
 import signal
 import time
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import psycopg
 import pytest
-from hubspot_etl.devtools.airflow_stack import AirflowStack, MetadataDatabase
+from hubspot_etl.devtools.airflow_stack import AirflowStack
 from hubspot_etl.sync.staging import safe_path_segment
 from psycopg.rows import dict_row
 
@@ -45,17 +43,6 @@ from tests.support.oracle import check_object
 DAG_ID = "hubspot_contacts"
 RUN_TIMEOUT_S = 150
 HEARTBEAT_TIMEOUT_S = 12
-
-
-@pytest.fixture
-def airflow_metadata(local_pg) -> Iterator[MetadataDatabase]:
-    """A fresh ``airflow_<uuid>`` database on the session's PostgreSQL for the stack."""
-    db = MetadataDatabase.create(local_pg.uri)
-    yield db
-    try:
-        db.drop()
-    except psycopg.Error as exc:  # cleanup only: the server and its data go at session end
-        warnings.warn(f"could not drop {db.name}: {exc}", stacklevel=1)
 
 
 def warehouse_query(env, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
