@@ -121,6 +121,18 @@ def _html(status: int, text: str) -> Response:
     return Response(status, text.encode(), {"Content-Type": "text/html"})
 
 
+def _batch_inputs(body: Any, maximum: int, shape: str) -> list:
+    """The ``inputs`` list of a batch request, checked like HubSpot does (presence, size)."""
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list):
+        raise _validation(f"inputs is required and must be a list of {shape}")
+    if len(inputs) > maximum:
+        raise _validation(
+            f"The maximum number of inputs supported in a batch request is {maximum} (got {len(inputs)})"
+        )
+    return inputs
+
+
 def _validation(message: str) -> PortalError:
     return PortalError(400, "VALIDATION_ERROR", message)
 
@@ -613,14 +625,7 @@ class SandboxServer:
 
     def _batch_read(self, req: Request) -> Response:
         body = req.json()
-        inputs = body.get("inputs") if isinstance(body, dict) else None
-        if not isinstance(inputs, list):
-            raise _validation("inputs is required and must be a list of {id}")
-        maximum = self.config.batch_read_max_inputs
-        if len(inputs) > maximum:
-            raise _validation(
-                f"The maximum number of inputs supported in a batch request is {maximum} (got {len(inputs)})"
-            )
+        inputs = _batch_inputs(body, self.config.batch_read_max_inputs, "{id}")
         id_property = body.get("idProperty")
         if id_property not in (None, "", "hs_object_id"):
             raise _validation(f"idProperty {id_property!r} is not supported by the sandbox (use record ids)")
@@ -686,14 +691,7 @@ class SandboxServer:
 
     def _assoc_batch_read(self, req: Request) -> Response:
         body = req.json()
-        inputs = body.get("inputs") if isinstance(body, dict) else None
-        if not isinstance(inputs, list):
-            raise _validation("inputs is required and must be a list of {id, after?}")
-        maximum = self.config.association_batch_max_inputs
-        if len(inputs) > maximum:
-            raise _validation(
-                f"The maximum number of inputs supported in a batch request is {maximum} (got {len(inputs)})"
-            )
+        inputs = _batch_inputs(body, self.config.association_batch_max_inputs, "{id, after?}")
         for i, item in enumerate(inputs):
             if not isinstance(item, dict) or "id" not in item:
                 raise _validation(f"inputs[{i}] must be an object with an id")
