@@ -19,12 +19,13 @@ All network access happens lazily in the public methods; ``__init__`` only store
 
 from __future__ import annotations
 
-import json
 import logging
+import queue
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
+from hubspot_etl import fastjson
 from hubspot_etl.hooks import connection_form
 from hubspot_etl.hooks.errors import (
     HubSpotAuthError,
@@ -49,6 +51,7 @@ from hubspot_etl.hooks.errors import (
     redact,
     register_secret,
 )
+from hubspot_etl.hooks.id_cursor import IdCursorCodec, split_id_range
 from hubspot_etl.hooks.object_types import last_modified_property, standard_object_type
 from hubspot_etl.hooks.pacing import RollingWindowBudget, get_budget, headers_to_limits, token_fingerprint
 from hubspot_etl.hooks.paths import build_path, validate_api_version
@@ -109,6 +112,9 @@ class HubSpotSettings:
     max_retry_after_s: float = 300.0
     #: hard cap for any URL the hook sends (HubSpot answers 414 at ~16,000 characters)
     max_url_length: int = 12_000
+    #: cursor chains a full listing runs at once over id ranges (1: one serial chain). One chain
+    #: makes at most one request per round trip, far below the rate limit at real latencies.
+    list_concurrency: int = 4
     user_agent: str = USER_AGENT
 
     @classmethod
@@ -424,7 +430,7 @@ class HubSpotHook(BaseHook):
             if status == 204 or not text.strip():
                 return {}
             try:
-                data = json.loads(text)
+                data = fastjson.loads(text)
             except ValueError:
                 final = HubSpotTransportError(
                     "returned an unparseable (truncated?) JSON body", endpoint=endpoint
@@ -590,6 +596,9 @@ class HubSpotHook(BaseHook):
         properties: Sequence[str] | None = None,
         archived: bool = False,
         page_size: int = 100,
+        *,
+        max_id: int | None = None,
+        concurrency: int | None = None,
     ) -> Iterator[list[dict]]:
         """All records of ``object_type`` (``archived=True``: only archived ones), one list per page.
 
@@ -598,24 +607,130 @@ class HubSpotHook(BaseHook):
         (same ``after``, merged by id); listing ids only and batch-reading the page with the
         properties in the JSON body costs 2 calls. The cheaper strategy is chosen per call:
         chunks when k <= 2, otherwise ids + ``batch_read``.
+
+        Parallel listing: given ``max_id`` (the highest id HubSpot knows, e.g. from
+        :meth:`id_span`) and ``concurrency`` > 1 (default ``list_concurrency``), the ids after the
+        first page are split into ranges read by separate cursor chains at once (see
+        :mod:`hubspot_etl.hooks.id_cursor`). Pages then arrive in no particular order; every
+        record still comes exactly once. Without a recognised id cursor it pages serially.
         """
         page_size = max(1, min(int(page_size), LIST_PAGE_MAX))
         props = _unique(properties or [])
+        read_page = self._page_reader(object_type, props, page_size, archived)
+        data, records = read_page(None)
+        yield records
+        after = _next_after(data)
+        if not after:
+            return
+        workers = self.settings.list_concurrency if concurrency is None else concurrency
+        codec = None
+        if workers > 1 and max_id is not None and records:
+            codec = IdCursorCodec.detect(after, max(int(r["id"]) for r in records))
+        if codec is None:
+            yield from self._serial_pages(read_page, after)
+            return
+        first = codec.decode(after)
+        assert first is not None  # detect() only returns codecs that decode ``after``
+        ranges = split_id_range(first, max_id, workers) if max_id >= first else [(first, None)]
+        self.stats.add("list_partitions", len(ranges))
+        yield from self._partitioned_pages(read_page, codec, after, ranges)
+
+    def _page_reader(
+        self, object_type: str, props: list[str], page_size: int, archived: bool
+    ) -> Callable[[str | None], tuple[dict, list[dict]]]:
+        """``read(after) -> (raw first response, records with every property)`` for one listing."""
         path = self._path("objects.list", object_type=object_type)
         chunks = self._property_chunks(path, props, page_size, archived)
-        hydrate = chunks is None or len(chunks) > 2
-        after: str | None = None
-        while True:
-            if hydrate:
-                data = self._list_page(path, ["hs_object_id"], page_size, archived, after)
-                records = self._hydrate(object_type, data.get("results", []), props, archived)
-                self.stats.add("hydrated_pages")
-            else:
-                data, records = self._list_chunked(path, chunks or [[]], page_size, archived, after)
+        if chunks is not None and len(chunks) <= 2:
+            return lambda after: self._list_chunked(path, chunks, page_size, archived, after)
+
+        def read_and_hydrate(after: str | None) -> tuple[dict, list[dict]]:
+            data = self._list_page(path, ["hs_object_id"], page_size, archived, after)
+            records = self._hydrate(object_type, data.get("results", []), props, archived)
+            self.stats.add("hydrated_pages")
+            return data, records
+
+        return read_and_hydrate
+
+    @staticmethod
+    def _serial_pages(
+        read_page: Callable[[str | None], tuple[dict, list[dict]]], after: str | None
+    ) -> Iterator[list[dict]]:
+        while after:
+            data, records = read_page(after)
             yield records
             after = _next_after(data)
-            if not after:
-                return
+
+    def _partitioned_pages(
+        self,
+        read_page: Callable[[str | None], tuple[dict, list[dict]]],
+        codec: IdCursorCodec,
+        first_after: str,
+        ranges: list[tuple[int, int | None]],
+    ) -> Iterator[list[dict]]:
+        """Run one cursor chain per id range in threads; yield their pages as they arrive.
+
+        A chain keeps only ids inside its range and stops at the first id (or next cursor) past
+        it, so ranges never overlap. The bounded queue keeps memory flat when the consumer is
+        slower than the chains; a failing chain stops the others and its error is raised here.
+        """
+        pages: queue.Queue[Any] = queue.Queue(maxsize=2 * len(ranges))
+        stopping = threading.Event()
+
+        def put(item: Any) -> None:
+            while not stopping.is_set():
+                try:
+                    pages.put(item, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+            raise _ListingStopped
+
+        def chain(lo: int, hi: int | None, cursor: str | None) -> None:
+            checked = False
+            while cursor and not stopping.is_set():
+                data, records = read_page(cursor)
+                if not checked and any(int(r["id"]) < lo for r in records):
+                    raise HubSpotError(
+                        f"the list cursor for id {lo} returned lower ids, so this portal's cursors are "
+                        "not id positions; set the connection extra list_concurrency to 1",
+                        endpoint="objects.list",
+                    )
+                checked = True
+                kept = records if hi is None else [r for r in records if int(r["id"]) < hi]
+                put(kept)
+                cursor = _next_after(data)
+                if hi is not None and (len(kept) < len(records) or _past(codec, cursor, hi)):
+                    return
+
+        def run(index: int, lo: int, hi: int | None) -> None:
+            try:
+                chain(lo, hi, first_after if index == 0 else codec.encode(lo))
+                put(_CHAIN_DONE)
+            except _ListingStopped:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+                try:
+                    put(_ChainFailed(exc))
+                except _ListingStopped:
+                    pass
+
+        pool = ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="hubspot-list")
+        try:
+            for index, (lo, hi) in enumerate(ranges):
+                pool.submit(run, index, lo, hi)
+            running = len(ranges)
+            while running:
+                item = pages.get()
+                if item is _CHAIN_DONE:
+                    running -= 1
+                elif isinstance(item, _ChainFailed):
+                    raise item.error
+                else:
+                    yield item
+        finally:
+            stopping.set()
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _list_page(
         self, path: str, props: Sequence[str], page_size: int, archived: bool, after: str | None
@@ -763,6 +878,17 @@ class HubSpotHook(BaseHook):
         data = self._search_page(object_type, filter_groups, ["hs_object_id"], None, 1, None, None)
         return int(data.get("total") or 0)
 
+    def id_span(self, object_type: str) -> tuple[int, int | None]:
+        """``(live records, highest live id)`` from one search sorted by id, newest first.
+
+        Search is eventually consistent: both figures may lag recent writes by seconds.
+        """
+        sorts = [{"propertyName": "hs_object_id", "direction": "DESCENDING"}]
+        data = self._search_page(object_type, None, ["hs_object_id"], sorts, 1, None, None)
+        results = data.get("results") or []
+        top = int(results[0]["id"]) if results else None
+        return int(data.get("total") or 0), top
+
     def iter_modified(
         self,
         object_type: str,
@@ -891,6 +1017,32 @@ class HubSpotHook(BaseHook):
                     after = _next_after(result)
                     if after:
                         pending.append({"id": str(from_id), "after": after})
+
+
+class _ListingStopped(Exception):
+    """Raised inside a listing thread when the consumer has gone away."""
+
+
+class _ChainFailed:
+    """A listing thread's exception, passed to the consuming thread."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_CHAIN_DONE = object()
+
+
+def _past(codec: IdCursorCodec, cursor: str | None, hi: int) -> bool:
+    """True if the chain's next page would start at or beyond ``hi`` (or there is none)."""
+    if not cursor:
+        return True
+    next_id = codec.decode(cursor)
+    if next_id is None:
+        raise HubSpotError(
+            "the list cursor changed format during a partitioned listing", endpoint="objects.list"
+        )
+    return next_id >= hi
 
 
 def _association_rows(from_id: int, targets: list[dict]) -> Iterator[dict]:

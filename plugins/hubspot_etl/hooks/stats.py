@@ -16,6 +16,7 @@ Scalar counters (see :data:`COUNTERS`):
 * ``association_errors`` - per-input errors in association 207 responses;
 * ``property_chunked_pages`` / ``hydrated_pages`` - list pages read via property chunks / via
   ids + batch read (the 414-avoidance strategies of ``iter_objects``);
+* ``list_partitions`` - id ranges a full listing read with parallel cursor chains (0: serial);
 * ``pacing_wait_s`` - seconds spent blocked by the client-side budgets.
 """
 
@@ -34,6 +35,7 @@ COUNTERS = (
     "association_errors",
     "property_chunked_pages",
     "hydrated_pages",
+    "list_partitions",
 )
 
 
