@@ -6,6 +6,10 @@ size. ``staging_base`` is any ``ObjectStoragePath``: ``file://`` locally, ``gs:/
 ``s3://`` on managed Airflow. Each part has a ``part_id`` that is unique per extract
 attempt; the warehouse records loaded part ids, which makes a retried load skip the
 parts it already committed.
+
+Next to each part, a small index (``part-00001.index.json``) lists its record ids and the
+``hs_merged_object_ids`` values it carries. The association and reconcile steps read the
+index instead of parsing every staged record again.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
+from hubspot_etl import fastjson
+
 
 @dataclass(frozen=True)
 class Part:
@@ -30,6 +36,7 @@ class Part:
     part_id: str
     uri: str
     rows: int
+    index_uri: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,12 +71,15 @@ class PartWriter:
         self._handle: Any = None
         self._path: ObjectStoragePath | None = None
         self._rows = 0
+        self._ids: list[int] = []
+        self._merged: dict[str, str] = {}
 
     def __enter__(self) -> PartWriter:
         if self.directory.exists():
             # A previous try of this same attempt directory is garbage: start clean.
-            for stale in self.directory.glob(f"{self.name}-*.ndjson"):
-                stale.unlink()
+            for pattern in (f"{self.name}-*.ndjson", f"{self.name}-*.index.json"):
+                for stale in self.directory.glob(pattern):
+                    stale.unlink()
         self.directory.mkdir(parents=True, exist_ok=True)
         return self
 
@@ -81,6 +91,11 @@ class PartWriter:
             self._open_part()
         self._handle.write(_ndjson_line(record))
         self._rows += 1
+        record_id = int(record["id"])
+        self._ids.append(record_id)
+        merged = (record.get("properties") or {}).get("hs_merged_object_ids")
+        if merged:
+            self._merged[str(record_id)] = str(merged)
         if self._rows >= self.part_size:
             self._close_part()
 
@@ -104,12 +119,16 @@ class PartWriter:
         self._handle.close()
         number = len(self.parts) + 1
         assert self._path is not None
-        self.parts.append(
-            Part(f"{self.part_id_prefix}/{self.name}-{number:05d}", str(self._path), self._rows)
-        )
+        index = self.directory / f"{self.name}-{number:05d}.index.json"
+        with index.open("wb") as handle:
+            handle.write(json.dumps({"ids": self._ids, "merged": self._merged}).encode())
+        part_id = f"{self.part_id_prefix}/{self.name}-{number:05d}"
+        self.parts.append(Part(part_id, str(self._path), self._rows, str(index)))
         self._handle = None
         self._path = None
         self._rows = 0
+        self._ids = []
+        self._merged = {}
 
 
 def _ndjson_line(record: dict[str, Any]) -> bytes:
@@ -128,7 +147,27 @@ def read_part(uri: str, conn_id: str | None = None) -> Iterator[dict[str, Any]]:
     with path.open("rb") as handle:
         for line in handle:
             if line.strip():
-                yield json.loads(line)
+                yield fastjson.loads(line)
+
+
+def read_part_index(part: dict[str, Any], conn_id: str | None = None) -> dict[str, Any]:
+    """``{"ids": [...], "merged": {id: hs_merged_object_ids}}`` of a staged part.
+
+    Parts staged before indexes existed (a retry across an upgrade) are read in full instead.
+    """
+    uri = part.get("index_uri")
+    if uri:
+        path = ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
+        with path.open("rb") as handle:
+            return json.loads(handle.read())
+    ids: list[int] = []
+    merged: dict[str, str] = {}
+    for record in read_part(part["uri"], conn_id):
+        ids.append(int(record["id"]))
+        value = (record.get("properties") or {}).get("hs_merged_object_ids")
+        if value:
+            merged[str(record["id"])] = str(value)
+    return {"ids": ids, "merged": merged}
 
 
 @contextlib.contextmanager

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +29,14 @@ from hubspot_etl.sync.plan import (
     next_watermark,
     parse_datetime,
 )
-from hubspot_etl.sync.staging import PartWriter, local_copy, read_part, remove_run_staging, staging_dir
+from hubspot_etl.sync.staging import (
+    PartWriter,
+    local_copy,
+    read_part,
+    read_part_index,
+    remove_run_staging,
+    staging_dir,
+)
 from hubspot_etl.warehouse.naming import table_name_for_object
 
 log = logging.getLogger(__name__)
@@ -113,8 +122,26 @@ def _iso(value: datetime | None) -> str | None:
 
 def _ids_in_parts(parts: Iterable[dict[str, Any]]) -> Iterator[int]:
     for part in parts:
-        for record in read_part(part["uri"]):
-            yield int(record["id"])
+        yield from read_part_index(part)["ids"]
+
+
+def _ordered_map(
+    pool: ThreadPoolExecutor, fn: Callable[[Any], Any], items: list[Any], ahead: int
+) -> Iterator[tuple[Any, Any]]:
+    """``(item, fn(item))`` in order, with at most ``ahead`` calls running or buffered.
+
+    Unlike ``pool.map`` it does not submit every item at once, so results never pile up in
+    memory when the consumer (a warehouse write) is slower than the fetches.
+    """
+    pending: deque[tuple[Any, Future[Any]]] = deque()
+    for item in items:
+        pending.append((item, pool.submit(fn, item)))
+        if len(pending) >= ahead:
+            first, future = pending.popleft()
+            yield first, future.result()
+    while pending:
+        first, future = pending.popleft()
+        yield first, future.result()
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -287,11 +314,13 @@ def extract(ctx: StepContext, plan: dict[str, Any]) -> dict[str, Any]:
     prefix = f"{ctx.run_id}/attempt-{ctx.try_number}"
     limit = plan["limit"]
     with PartWriter(directory, prefix, ctx.cfg.part_size) as writer:
+        expected, max_id = _id_span(hook, plan)
         if plan["mode"] == FULL:
-            records = _full_records(hook, plan)
+            # ``limit`` runs page serially so they always keep the first records by id
+            records = _full_records(hook, plan, max_id, concurrency=1 if limit is not None else None)
         else:
             records = _modified_records(hook, plan)
-        progress = Progress(f"extract {plan['object_name']}", _expected_total(hook, plan))
+        progress = Progress(f"extract {plan['object_name']}", expected)
         complete = True
         for batch in records:
             if limit is not None and writer.rows_written + len(batch) >= limit:
@@ -312,21 +341,28 @@ def extract(ctx: StepContext, plan: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _expected_total(hook: Any, plan: dict[str, Any]) -> int | None:
-    """Live records HubSpot reports for a full extract (one search call), for the progress log."""
+def _id_span(hook: Any, plan: dict[str, Any]) -> tuple[int | None, int | None]:
+    """Live records and the highest live id (one search) of a full extract; (None, None) otherwise.
+
+    The count feeds the progress log, the highest id the parallel listing's id ranges.
+    """
     if plan["mode"] != FULL:
-        return None
+        return None, None
     from hubspot_etl.hooks.errors import HubSpotError
 
     try:
-        return hook.count(plan["api_type"])
-    except HubSpotError as exc:  # an estimate for the log is never worth failing the run
-        log.warning("could not count %s for the progress log: %s", plan["object_name"], exc)
-        return None
+        return hook.id_span(plan["api_type"])
+    except HubSpotError as exc:  # an estimate is never worth failing the run: list serially
+        log.warning("could not count %s (listing serially): %s", plan["object_name"], exc)
+        return None, None
 
 
-def _full_records(hook: Any, plan: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
-    yield from hook.iter_objects(plan["api_type"], properties=plan["properties"])
+def _full_records(
+    hook: Any, plan: dict[str, Any], max_id: int | None, concurrency: int | None
+) -> Iterator[list[dict[str, Any]]]:
+    yield from hook.iter_objects(
+        plan["api_type"], properties=plan["properties"], max_id=max_id, concurrency=concurrency
+    )
 
 
 def _modified_records(hook: Any, plan: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
@@ -387,16 +423,24 @@ def associations(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any
     hook = ctx.hook()
     warehouse = None if plan["dry_run"] else ctx.warehouse()
     ids = sorted(set(_ids_in_parts(manifest["parts"])))
-    for target in plan["associations"]:
-        total = 0
-        for chunk in _chunks(ids, ASSOCIATION_CHUNK):
-            rows = list(hook.iter_associations(plan["api_type"], target["api_type"], [str(i) for i in chunk]))
-            total += len(rows)
-            if warehouse is not None:
-                with warehouse.object_lock(plan["object_name"]):
-                    warehouse.acquire_run_lease(plan["object_name"], ctx.run_id, lease_ttl(ctx.cfg))
-                    warehouse.replace_associations(plan["object_name"], target["name"], chunk, rows)
-        counts[target["name"]] = total
+    chunks = list(_chunks(ids, ASSOCIATION_CHUNK))
+    workers = max(1, min(hook.settings.list_concurrency, len(chunks)))
+    # Fetches run in a small pool (the hook's budget paces them); writes stay in this thread,
+    # in chunk order, each under the object lock.
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hubspot-assoc") as pool:
+        for target in plan["associations"]:
+            total = 0
+
+            def fetch(chunk: list[int], to_type: str = target["api_type"]) -> list[dict[str, Any]]:
+                return list(hook.iter_associations(plan["api_type"], to_type, [str(i) for i in chunk]))
+
+            for chunk, rows in _ordered_map(pool, fetch, chunks, ahead=2 * workers):
+                total += len(rows)
+                if warehouse is not None:
+                    with warehouse.object_lock(plan["object_name"]):
+                        warehouse.acquire_run_lease(plan["object_name"], ctx.run_id, lease_ttl(ctx.cfg))
+                        warehouse.replace_associations(plan["object_name"], target["name"], chunk, rows)
+            counts[target["name"]] = total
     log.info("associations %s: %s", plan["object_name"], counts)
     return {"associations": counts, "api_calls": hook.stats.as_dict()}
 
@@ -421,7 +465,11 @@ def reconcile(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) 
     result: dict[str, Any] = {"deletes": deletes, "api_calls": {}, "purge_check": "skipped"}
     hook = ctx.hook()
     merged_into = _merged_map(manifest["parts"])
-    archived = _archived_ids(hook, plan["api_type"])
+    # A full run lists the archived records with their properties (a first full load must load
+    # them all); an incremental run lists ids only and batch-reads the few it has not seen.
+    full_listing = plan["mode"] == FULL and not plan["dry_run"]
+    listing = _ArchivedListing(ctx, hook, plan, with_properties=full_listing)
+    archived = listing.ids
     if plan["dry_run"]:
         deletes["merged"], deletes["archived"] = len(merged_into), len(archived)
         result["api_calls"] = hook.stats.as_dict()
@@ -435,9 +483,12 @@ def reconcile(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) 
             i for i in archived if kinds.get(i, "missing") != "archived" and i not in merged_into
         )
         maybe_restored = sorted(i for i, kind in kinds.items() if kind == "archived" and i not in archived)
-        deletes["archived"], _ = _reload(
-            ctx, hook, warehouse, plan, to_archive, archived=True, name="archived"
-        )
+        if listing.parts:
+            deletes["archived"] = listing.load(warehouse, set(to_archive))
+        else:
+            deletes["archived"], _ = _reload(
+                ctx, hook, warehouse, plan, to_archive, archived=True, name="archived"
+            )
         deletes["restored"], gone = _reload(
             ctx, hook, warehouse, plan, maybe_restored, archived=False, name="restored"
         )
@@ -469,13 +520,50 @@ def reconcile(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) 
     return result
 
 
-def _archived_ids(hook: Any, api_type: str) -> dict[int, str | None]:
-    """``id -> archivedAt`` of every archived record (the list has no time filter)."""
-    return {
-        int(record["id"]): record.get("archivedAt")
-        for page in hook.iter_objects(api_type, properties=["hs_object_id"], archived=True)
-        for record in page
-    }
+class _ArchivedListing:
+    """HubSpot's archived records of one object type (the list has no time filter).
+
+    ``ids`` maps every archived id to its ``archivedAt``. With ``with_properties`` the records
+    are staged as they are listed (memory stays flat), and :meth:`load` loads the wanted ones.
+    """
+
+    def __init__(self, ctx: StepContext, hook: Any, plan: dict[str, Any], *, with_properties: bool) -> None:
+        self.ctx, self.plan = ctx, plan
+        self.ids: dict[int, str | None] = {}
+        self.parts: list[Any] = []
+        properties = plan["properties"] if with_properties else ["hs_object_id"]
+        pages = hook.iter_objects(plan["api_type"], properties=properties, archived=True)
+        if not with_properties:
+            for page in pages:
+                self.ids.update((int(r["id"]), r.get("archivedAt")) for r in page)
+            return
+        with PartWriter(
+            self._directory(), self._prefix(), ctx.cfg.part_size, name="listing-archived"
+        ) as writer:
+            for page in pages:
+                self.ids.update((int(r["id"]), r.get("archivedAt")) for r in page)
+                writer.write_many(page)
+        self.parts = writer.parts
+
+    def _directory(self) -> Any:
+        ctx = self.ctx
+        return staging_dir(ctx.cfg.staging_base, ctx.dag_id, ctx.run_id, ctx.try_number)
+
+    def _prefix(self) -> str:
+        return f"{self.ctx.run_id}/attempt-{self.ctx.try_number}"
+
+    def load(self, warehouse: Any, wanted: set[int]) -> int:
+        """Load the listed records whose id is in ``wanted``; returns how many were loaded."""
+        if not wanted:
+            return 0
+        with PartWriter(self._directory(), self._prefix(), self.ctx.cfg.part_size, name="archived") as writer:
+            for part in self.parts:
+                writer.write_many(r for r in read_part(part.uri) if int(r["id"]) in wanted)
+        loaded = 0
+        for part in writer.parts:
+            with local_copy(part.uri) as path:
+                loaded += warehouse.load_part(self.plan["object_name"], part.part_id, str(path)).rows
+        return loaded
 
 
 def _reload(
@@ -510,12 +598,11 @@ def _merged_map(parts: list[dict[str, Any]]) -> dict[int, int]:
     """``merged id -> survivor id`` from the survivors' ``hs_merged_object_ids``."""
     merged: dict[int, int] = {}
     for part in parts:
-        for record in read_part(part["uri"]):
-            value = (record.get("properties") or {}).get("hs_merged_object_ids")
-            for token in (value or "").split(";"):
+        for survivor, value in read_part_index(part)["merged"].items():
+            for token in value.split(";"):
                 token = token.strip()
-                if token.isdigit() and int(token) != int(record["id"]):
-                    merged[int(token)] = int(record["id"])
+                if token.isdigit() and int(token) != int(survivor):
+                    merged[int(token)] = int(survivor)
     return merged
 
 
