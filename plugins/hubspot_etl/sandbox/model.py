@@ -172,6 +172,30 @@ class ObjectType:
             return self.lazy(rec.id, name)
         return None
 
+    def _values(self, rec: RecordVersion, names: list[str]) -> dict[str, str | None]:
+        """``{name: self.value(rec, name)}`` for many names, without a call per value."""
+        fixed = {
+            "hs_object_id": str(rec.id),
+            self.modified_property: iso_ms(rec.updated_at),
+            self.created_property: iso_ms(rec.created_at),
+        }
+        overrides = rec.overrides or {}
+        lazy, lazy_names = self.lazy, self.lazy_names
+        known = getattr(lazy, "known", lambda _rid: {})(rec.id) if lazy is not None else {}
+        out: dict[str, str | None] = {}
+        for name in names:
+            if name in fixed:
+                out[name] = fixed[name]
+            elif name in overrides:
+                out[name] = overrides[name]
+            elif name in known:
+                out[name] = known[name]
+            elif lazy is not None and name in lazy_names:
+                out[name] = lazy(rec.id, name)
+            else:
+                out[name] = None
+        return out
+
     def typed_value(self, rec: RecordVersion, name: str) -> Any:
         """Comparable value for search filters/sorts (None when unset or unparsable)."""
         if name == "hs_object_id":
@@ -212,7 +236,7 @@ class ObjectType:
         if props is None:
             properties: dict[str, str | None] = dict(self.all_values(rec))
         else:
-            properties = {n: self.value(rec, n) for n in props}
+            properties = self._values(rec, props)
         out: dict[str, Any] = {
             "id": str(rec.id),
             "properties": properties,
