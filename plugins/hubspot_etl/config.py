@@ -88,7 +88,10 @@ class SyncSettings(_Strict):
     full_refresh_schedule: str | None = "0 3 * * 0"
     start_date: datetime = datetime(2026, 1, 1, tzinfo=UTC)
     lookback_minutes: int = Field(default=15, ge=0, le=7 * 24 * 60)
-    part_size: int = Field(default=10_000, ge=100, le=1_000_000)
+    #: records per staged part; default by destination (see ``_default_part_size``)
+    part_size: int = Field(default=0, ge=0, le=1_000_000)
+    #: load each staged part while extract goes on, instead of only in the load step
+    load_during_extract: bool = True
     retries: int = Field(default=3, ge=0, le=20)
     retry_delay_seconds: int = Field(default=60, ge=1)
     max_retry_delay_seconds: int = Field(default=1800, ge=1)
@@ -100,6 +103,19 @@ class SyncSettings(_Strict):
     max_columns: int = Field(default=1500, ge=10, le=1590)
     lease_wait_seconds: int = Field(default=60, ge=0, le=3600)
     keep_staged_files: bool = False
+
+    @model_validator(mode="after")
+    def _default_part_size(self) -> SyncSettings:
+        """Smaller parts on PostgreSQL, so loading overlaps extraction; larger on BigQuery.
+
+        Each part is one load job on BigQuery, which allows 1,500 load jobs per table per day.
+        """
+        if self.part_size == 0:
+            size = 20_000 if self.destination.type == "bigquery" else 2_500
+            object.__setattr__(self, "part_size", size)
+        elif self.part_size < 100:
+            raise ValueError(f"part_size: must be at least 100 (got {self.part_size})")
+        return self
 
     @field_validator("schedule", "full_refresh_schedule")
     @classmethod

@@ -62,7 +62,6 @@ def test_second_run_fails_clearly_while_the_first_holds_the_object(sync_env):
 def test_a_run_that_lost_its_lease_cannot_write(sync_env):
     slow = step_context(sync_env, "slow-run")
     plan = steps.prepare(slow)
-    manifest = steps.extract(slow, plan)
     # the slow run's lease expires and another run takes the object over
     with psycopg.connect(sync_env.pg.uri) as conn:
         conn.execute(
@@ -70,6 +69,8 @@ def test_a_run_that_lost_its_lease_cannot_write(sync_env):
         )
     other = step_context(sync_env, "other-run")
     steps.prepare(other)
+    manifest = steps.extract(slow, plan)  # its parts cannot be loaded during extract either
+    assert manifest["parts"] and manifest["preloaded"] == {}
     with pytest.raises(WarehouseLockError, match="other-run"):
         steps.load(slow, plan, manifest)
     assert sync_env.view.rows("contact") == []

@@ -65,6 +65,7 @@ def test_killed_load_is_retried_without_duplicates(sync_env, tmp_path):
             "destination": {"schema": sync_env.schema},
             "staging_base": f"file://{tmp_path / 'staging'}",
             "part_size": 100,
+            "load_during_extract": False,  # this test kills the load step; test_preload covers extract
         },
     }
     cfg = parse_config(document).objects[0]

@@ -19,7 +19,7 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,9 +61,15 @@ class PartWriter:
     """
 
     def __init__(
-        self, directory: ObjectStoragePath, part_id_prefix: str, part_size: int, name: str = "part"
+        self,
+        directory: ObjectStoragePath,
+        part_id_prefix: str,
+        part_size: int,
+        name: str = "part",
+        on_part: Callable[[Part], None] | None = None,
     ) -> None:
         self.directory = directory
+        self.on_part = on_part  # called with each part once its file and index are complete
         self.part_id_prefix = part_id_prefix
         self.part_size = part_size
         self.name = name
@@ -83,7 +89,9 @@ class PartWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:
+            self.on_part = None  # a part cut short by an error is kept on disk but not announced
         self._close_part()
 
     def write(self, record: dict[str, Any]) -> None:
@@ -123,12 +131,15 @@ class PartWriter:
         with index.open("wb") as handle:
             handle.write(json.dumps({"ids": self._ids, "merged": self._merged}).encode())
         part_id = f"{self.part_id_prefix}/{self.name}-{number:05d}"
-        self.parts.append(Part(part_id, str(self._path), self._rows, str(index)))
+        part = Part(part_id, str(self._path), self._rows, str(index))
+        self.parts.append(part)
         self._handle = None
         self._path = None
         self._rows = 0
         self._ids = []
         self._merged = {}
+        if self.on_part is not None:
+            self.on_part(part)
 
 
 def _ndjson_line(record: dict[str, Any]) -> bytes:

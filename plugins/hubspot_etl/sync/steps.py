@@ -313,24 +313,15 @@ def extract(ctx: StepContext, plan: dict[str, Any]) -> dict[str, Any]:
     directory = staging_dir(ctx.cfg.staging_base, ctx.dag_id, ctx.run_id, ctx.try_number)
     prefix = f"{ctx.run_id}/attempt-{ctx.try_number}"
     limit = plan["limit"]
-    with PartWriter(directory, prefix, ctx.cfg.part_size) as writer:
-        expected, max_id = _id_span(hook, plan)
-        if plan["mode"] == FULL:
-            # ``limit`` runs page serially so they always keep the first records by id
-            records = _full_records(hook, plan, max_id, concurrency=1 if limit is not None else None)
-        else:
-            records = _modified_records(hook, plan)
-        progress = Progress(f"extract {plan['object_name']}", expected)
-        complete = True
-        for batch in records:
-            if limit is not None and writer.rows_written + len(batch) >= limit:
-                writer.write_many(batch[: limit - writer.rows_written])
-                complete = False
-                progress.add(len(batch))
-                break
-            writer.write_many(batch)
-            progress.add(len(batch))
-        progress.log()
+    preloader = _Preloader(ctx, plan) if ctx.cfg.load_during_extract and not plan["dry_run"] else None
+    on_part = preloader.submit if preloader is not None else None
+    try:
+        with PartWriter(directory, prefix, ctx.cfg.part_size, on_part=on_part) as writer:
+            complete = _write_records(hook, plan, writer, limit)
+    except BaseException:
+        if preloader is not None:
+            preloader.finish()  # let a part being loaded commit or roll back before the error
+        raise
     stats = hook.stats.as_dict()
     return {
         "parts": [part.as_dict() for part in writer.parts],
@@ -338,7 +329,76 @@ def extract(ctx: StepContext, plan: dict[str, Any]) -> dict[str, Any]:
         "complete": complete,
         "extract_started_at": started.isoformat(),
         "api_calls": stats,
+        "preloaded": preloader.finish() if preloader is not None else {},
     }
+
+
+def _write_records(hook: Any, plan: dict[str, Any], writer: PartWriter, limit: int | None) -> bool:
+    """Fetch the plan's records into ``writer``; False if ``limit`` cut the extract short."""
+    expected, max_id = _id_span(hook, plan)
+    if plan["mode"] == FULL:
+        # ``limit`` runs page serially so they always keep the first records by id
+        records = _full_records(hook, plan, max_id, concurrency=1 if limit is not None else None)
+    else:
+        records = _modified_records(hook, plan)
+    progress = Progress(f"extract {plan['object_name']}", expected)
+    complete = True
+    for batch in records:
+        if limit is not None and writer.rows_written + len(batch) >= limit:
+            writer.write_many(batch[: limit - writer.rows_written])
+            complete = False
+            progress.add(len(batch))
+            break
+        writer.write_many(batch)
+        progress.add(len(batch))
+    progress.log()
+    return complete
+
+
+class _Preloader:
+    """Loads staged parts in a background thread while extract goes on.
+
+    Extract mostly waits on HubSpot (latency, rate limit), so loading the parts it has
+    finished overlaps the two instead of adding them up. A part is loaded exactly as the load
+    step would (same lock, lease check and ledger), so the load step skips it afterwards. A
+    failed preload is only logged: the load step loads that part and raises if it fails again.
+    """
+
+    def __init__(self, ctx: StepContext, plan: dict[str, Any]) -> None:
+        self.ctx, self.plan = ctx, plan
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubspot-preload")
+        self.futures: list[tuple[str, Future[Any]]] = []
+        self.warehouse: Any = None
+
+    def submit(self, part: Any) -> None:
+        self.futures.append((part.part_id, self.pool.submit(self._load, part)))
+
+    def _load(self, part: Any) -> Any:
+        if self.warehouse is None:
+            self.warehouse = self.ctx.warehouse()
+        object_name = self.plan["object_name"]
+        with self.warehouse.object_lock(object_name):
+            self.warehouse.acquire_run_lease(object_name, self.ctx.run_id, lease_ttl(self.ctx.cfg))
+            with local_copy(part.uri) as path:
+                return self.warehouse.load_part(object_name, part.part_id, str(path))
+
+    def finish(self) -> dict[str, dict[str, int]]:
+        """Wait for every preload; ``part_id -> {rows, rejects}`` of the parts it committed."""
+        done: dict[str, dict[str, int]] = {}
+        try:
+            for part_id, future in self.futures:
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # noqa: BLE001 - the load step retries this part
+                    log.warning("preloading %s failed (the load step will load it): %s", part_id, exc)
+                    continue
+                if not getattr(outcome, "skipped", False):
+                    done[part_id] = {"rows": outcome.rows, "rejects": outcome.rejects}
+        finally:
+            self.pool.shutdown(wait=True)
+        if done:
+            log.info("loaded %d of %d parts during extract", len(done), len(self.futures))
+        return done
 
 
 def _id_span(hook: Any, plan: dict[str, Any]) -> tuple[int | None, int | None]:
@@ -393,13 +453,27 @@ def _modified_records(hook: Any, plan: dict[str, Any]) -> Iterator[list[dict[str
 
 def load(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
     """Load every staged part: COPY + upsert, one transaction per part, skipping loaded parts."""
-    result = {"records_upserted": 0, "rejects": 0, "parts_loaded": 0, "parts_skipped": 0}
+    result = {
+        "records_upserted": 0,
+        "rejects": 0,
+        "parts_loaded": 0,
+        "parts_skipped": 0,
+        "parts_preloaded": 0,
+    }
     if plan["dry_run"]:
         return result
     warehouse = ctx.warehouse()
     with warehouse.object_lock(plan["object_name"]):
         warehouse.acquire_run_lease(plan["object_name"], ctx.run_id, lease_ttl(ctx.cfg))
+        preloaded = manifest.get("preloaded") or {}
         for part in manifest["parts"]:
+            done = preloaded.get(part["part_id"])
+            if done is not None:  # committed (and recorded in the ledger) by this run's extract
+                result["parts_preloaded"] += 1
+                result["parts_loaded"] += 1
+                result["records_upserted"] += done["rows"]
+                result["rejects"] += done["rejects"]
+                continue
             with local_copy(part["uri"]) as path:
                 outcome = warehouse.load_part(plan["object_name"], part["part_id"], str(path))
             if getattr(outcome, "skipped", False):
