@@ -356,7 +356,7 @@ def bench_size(n: int, p: int, pg_uri: str, workdir: Path, args: argparse.Namesp
                 schema=f"bench_{tag}_load_{uuid.uuid4().hex[:6]}",
                 run_id=f"load-{uuid.uuid4().hex[:6]}",
                 hook_settings=HOOK_UNPACED,
-                manifest=free["manifest"],
+                manifest={**free["manifest"], "preloaded": {}},  # load every part here
                 baseline=not args.no_baseline,
                 baseline_rows=args.baseline_rows,
             )
