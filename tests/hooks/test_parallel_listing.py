@@ -31,6 +31,15 @@ def test_codec_reads_hubspots_documented_cursor() -> None:
     assert codec.decode(codec.encode(98_765_432_101)) == 98_765_432_101
 
 
+def test_a_cursor_naming_the_last_id_read_is_exclusive() -> None:
+    codec = IdCursorCodec.detect("NTI1Cg%3D%3D", last_id=525)
+    assert codec is not None and codec.exclusive
+    assert codec.start_of("NTI1Cg%3D%3D") == 526
+    assert codec.cursor_for(526) == "NTI1Cg%3D%3D"
+    inclusive = IdCursorCodec.detect("NTI1Cg%3D%3D", last_id=524)
+    assert inclusive is not None and not inclusive.exclusive and inclusive.start_of("NTI1Cg%3D%3D") == 525
+
+
 def test_codec_reads_the_sandbox_cursor_and_plain_ids() -> None:
     from hubspot_etl.sandbox._util import encode_cursor
 
@@ -47,7 +56,7 @@ def test_codec_reads_the_sandbox_cursor_and_plain_ids() -> None:
     [
         ("MC0yLTE1OTc0MDA2NTg%3D", 1),  # an association cursor: "0-2-1597400658", not an id
         ("not a cursor!", 1),
-        ("NTI1Cg%3D%3D", 525),  # wraps 525, which is not beyond the page just read
+        ("NTI1Cg%3D%3D", 526),  # wraps 525, below the last id of the page just read
         ("", 0),
     ],
 )
@@ -67,27 +76,32 @@ def test_split_id_range_is_contiguous_and_open_ended() -> None:
 
 # ------------------------------------------------------------------ threads, without HTTP
 def _pages_of(ids: list[int], size: int, codec: IdCursorCodec):
-    """A list endpoint over ``ids`` whose cursor is ``codec.encode(next id)``."""
+    """A list endpoint over ``ids`` whose cursors ``codec`` writes (next id, or last id read)."""
 
     def read_page(after: str | None) -> tuple[dict, list[dict]]:
-        start = 0 if after is None else next(i for i, v in enumerate(ids) if v >= codec.decode(after))
+        start = 0 if after is None else next(i for i, v in enumerate(ids) if v >= codec.start_of(after))
         page = [{"id": str(v)} for v in ids[start : start + size]]
         data: dict[str, Any] = {"results": page}
         if start + size < len(ids):
-            data["paging"] = {"next": {"after": codec.encode(ids[start + size])}}
+            named = ids[start + size - 1] if codec.exclusive else ids[start + size]
+            data["paging"] = {"next": {"after": codec.encode(named)}}
         return data, page
 
     return read_page
 
 
-def test_partitioned_pages_returns_every_id_once_on_skewed_ids() -> None:
-    codec = IdCursorCodec(urlsafe=True)
+@pytest.mark.parametrize("exclusive", [False, True], ids=["next-id", "last-id"])
+def test_partitioned_pages_returns_every_id_once_on_skewed_ids(exclusive: bool) -> None:
+    codec = IdCursorCodec(urlsafe=False, padded=True, percent_encoded=True, newline=True, exclusive=exclusive)
     ids = list(range(1, 400)) + list(range(10_000, 10_050)) + [999_999]
     read_page = _pages_of(ids, 7, codec)
     hook = HubSpotHook.from_params("unused-token", host="http://127.0.0.1:9")
     first, page = read_page(None)
     after = first["paging"]["next"]["after"]
-    ranges = split_id_range(codec.decode(after), 10_049, 4)  # the index does not know 999,999 yet
+    detected = IdCursorCodec.detect(after, max(int(r["id"]) for r in page))
+    assert detected is not None and detected.exclusive == exclusive
+    assert detected.cursor_for(10_000) == codec.cursor_for(10_000)
+    ranges = split_id_range(codec.start_of(after), 10_049, 4)  # the index does not know 999,999 yet
     rows = page + [r for p in hook._partitioned_pages(read_page, codec, after, ranges) for r in p]
     assert sorted(int(r["id"]) for r in rows) == ids
 
@@ -99,7 +113,7 @@ def test_a_cursor_that_is_not_an_id_position_fails_with_a_named_cause() -> None:
 
     def read_page(after: str | None) -> tuple[dict, list[dict]]:
         data, page = honest(after)
-        if after is not None and codec.decode(after) > 100:
+        if after is not None and codec.start_of(after) > 100:
             return honest(None)  # a server that ignores the forged cursor and starts over
         return data, page
 
@@ -121,7 +135,7 @@ def test_a_failing_chain_raises_and_stops_the_others() -> None:
     def read_page(after: str | None) -> tuple[dict, list[dict]]:
         with lock:
             calls.append(after)
-        if after is not None and codec.decode(after) == broken:
+        if after is not None and codec.start_of(after) == broken:
             raise HubSpotServerError("server returned 503", endpoint="objects.list", status=503)
         return honest(after)
 

@@ -629,7 +629,7 @@ class HubSpotHook(BaseHook):
         if codec is None:
             yield from self._serial_pages(read_page, after)
             return
-        first = codec.decode(after)
+        first = codec.start_of(after)
         assert first is not None  # detect() only returns codecs that decode ``after``
         ranges = split_id_range(first, max_id, workers) if max_id >= first else [(first, None)]
         self.stats.add("list_partitions", len(ranges))
@@ -705,7 +705,7 @@ class HubSpotHook(BaseHook):
 
         def run(index: int, lo: int, hi: int | None) -> None:
             try:
-                chain(lo, hi, first_after if index == 0 else codec.encode(lo))
+                chain(lo, hi, first_after if index == 0 else codec.cursor_for(lo))
                 put(_CHAIN_DONE)
             except _ListingStopped:
                 pass
@@ -1037,7 +1037,7 @@ def _past(codec: IdCursorCodec, cursor: str | None, hi: int) -> bool:
     """True if the chain's next page would start at or beyond ``hi`` (or there is none)."""
     if not cursor:
         return True
-    next_id = codec.decode(cursor)
+    next_id = codec.start_of(cursor)
     if next_id is None:
         raise HubSpotError(
             "the list cursor changed format during a partitioned listing", endpoint="objects.list"

@@ -1,20 +1,22 @@
 """Paging cursors of the CRM list endpoint that wrap a record id, and id-range partitions.
 
-HubSpot documents the list endpoint's ``after`` as opaque. What it sends is the id of the next
-record, base64-encoded: the spec's own example ``NTI1Cg%3D%3D`` is ``"525\\n"``, padded and
-percent-encoded. Knowing that lets a full listing run several cursor chains at once, each over
-its own id range, instead of one serial chain whose speed is one request per round trip.
+HubSpot documents the list endpoint's ``after`` as opaque. What it sends is a record id,
+base64-encoded: the spec's own example ``NTI1Cg%3D%3D`` is ``"525\\n"``, padded and
+percent-encoded. The spec calls it the cursor "of the last successfully read resource", so it
+may name the last id read (the next page starts after it) or the next id (the page starts at
+it); both are recognised. Knowing that lets a full listing run several cursor chains at once,
+each over its own id range, instead of one serial chain whose speed is one request per round trip.
 
 Nothing here trusts the format blindly. :meth:`IdCursorCodec.detect` accepts a codec only if it
-decodes the cursor HubSpot actually sent to an id beyond the page just read *and* re-encodes
-that id to exactly the same string. Otherwise the caller pages serially, as before.
+decodes the cursor HubSpot actually sent to the last id of the page just read or an id beyond
+it, *and* re-encodes that id to exactly the same string. Otherwise the caller pages serially.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import product
 from urllib.parse import quote, unquote
 
@@ -28,6 +30,8 @@ class IdCursorCodec:
     padded: bool = False
     percent_encoded: bool = False
     newline: bool = False
+    #: the cursor names the last id read, and the next page starts after it
+    exclusive: bool = False
 
     def encode(self, record_id: int) -> str:
         """The cursor that starts a listing at ``record_id``."""
@@ -58,17 +62,30 @@ class IdCursorCodec:
             text = text[:-1]
         return int(text) if text.isascii() and text.isdigit() else None
 
+    def cursor_for(self, start_id: int) -> str:
+        """The cursor whose page starts at the first record with an id >= ``start_id``."""
+        return self.encode(start_id - 1 if self.exclusive else start_id)
+
+    def start_of(self, cursor: str) -> int | None:
+        """The lowest id the page behind ``cursor`` can start at (None: not this codec's cursor)."""
+        record_id = self.decode(cursor)
+        if record_id is None:
+            return None
+        return record_id + 1 if self.exclusive else record_id
+
     @classmethod
     def detect(cls, cursor: str, last_id: int) -> IdCursorCodec | None:
-        """The codec that wrote ``cursor``, if it wraps an id greater than ``last_id``.
+        """The codec that wrote ``cursor``, if it wraps ``last_id`` or a greater id.
 
-        ``last_id`` is the highest id on the page that came with the cursor. A codec is only
-        returned if it round-trips: ``encode(decode(cursor)) == cursor``.
+        ``last_id`` is the highest id on the page that came with the cursor: a cursor naming it
+        is exclusive, one naming a greater id inclusive. A codec is only returned if it
+        round-trips: ``encode(decode(cursor)) == cursor``.
         """
         for codec in _CANDIDATES:
             record_id = codec.decode(cursor)
-            if record_id is not None and record_id > last_id and codec.encode(record_id) == cursor:
-                return codec
+            if record_id is None or record_id < last_id or codec.encode(record_id) != cursor:
+                continue
+            return replace(codec, exclusive=record_id == last_id)
         return None
 
 
