@@ -50,6 +50,34 @@ class SyncEnv:
     warehouse: str = "postgres"
     bq: Any = None
 
+    def step_context(
+        self, run_id: str, hook_factory: Any = None, try_number: int = 1, **defaults: Any
+    ) -> Any:
+        """A ``StepContext`` for driving the sync steps of ``contacts`` in-process (PostgreSQL)."""
+        from hubspot_etl.config import parse_config
+        from hubspot_etl.hooks.hubspot import HubSpotHook
+        from hubspot_etl.sync import steps
+        from hubspot_etl.warehouse.postgres import PostgresWarehouse
+
+        document = {
+            "objects": {"contacts": {}},
+            "defaults": {
+                "destination": {"schema": self.schema},
+                "staging_base": f"file://{self.staging}",
+                "lease_wait_seconds": 0,
+                **defaults,
+            },
+        }
+        return steps.StepContext(
+            cfg=parse_config(document).objects[0],
+            dag_id="hubspot_contacts",
+            run_id=run_id,
+            try_number=try_number,
+            hook_factory=hook_factory
+            or (lambda: HubSpotHook.from_params(token=TOKEN, host=self.sandbox.url)),
+            warehouse_factory=lambda: PostgresWarehouse(self.schema, conninfo=self.pg.uri),
+        )
+
     @property
     def view(self) -> WarehouseView | BigQueryView:
         if self.warehouse == "bigquery":

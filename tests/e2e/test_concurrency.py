@@ -7,33 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from hubspot_etl.config import parse_config
 from hubspot_etl.devtools import local
-from hubspot_etl.hooks.hubspot import HubSpotHook
 from hubspot_etl.sync import steps
 from hubspot_etl.warehouse.base import WarehouseLockError
-from hubspot_etl.warehouse.postgres import PostgresWarehouse
-
-from tests.e2e.conftest import TOKEN
 
 
 def step_context(env, run_id: str, **defaults) -> steps.StepContext:
-    document = {
-        "objects": {"contacts": {}},
-        "defaults": {
-            "destination": {"schema": env.schema},
-            "staging_base": f"file://{env.staging}",
-            "lease_wait_seconds": 0,
-            **defaults,
-        },
-    }
-    return steps.StepContext(
-        cfg=parse_config(document).objects[0],
-        dag_id="hubspot_contacts",
-        run_id=run_id,
-        hook_factory=lambda: HubSpotHook.from_params(token=TOKEN, host=env.sandbox.url),
-        warehouse_factory=lambda: PostgresWarehouse(env.schema, conninfo=env.pg.uri),
-    )
+    return env.step_context(run_id, **defaults)
 
 
 @pytest.mark.portal(contacts=200, companies=20, deals=10, tickets=5, custom=5)

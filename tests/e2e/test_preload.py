@@ -7,38 +7,20 @@ retried run ends with the table equal to HubSpot's records.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from hubspot_etl.config import parse_config
 from hubspot_etl.hooks.errors import HubSpotServerError
 from hubspot_etl.hooks.hubspot import HubSpotHook
 from hubspot_etl.sync import steps
-from hubspot_etl.warehouse.postgres import PostgresWarehouse
 
 from tests.e2e.conftest import TOKEN
 from tests.support.oracle import check_object
 
 
-def _context(sync_env: Any, tmp_path: Path, hook_factory: Any, try_number: int = 1) -> steps.StepContext:
-    document = {
-        "objects": {"contacts": {}},
-        "defaults": {
-            "destination": {"schema": sync_env.schema},
-            "staging_base": f"file://{tmp_path / 'staging'}",
-            "part_size": 100,
-        },
-    }
-    return steps.StepContext(
-        cfg=parse_config(document).objects[0],
-        dag_id="hubspot_contacts",
-        run_id="preload-run",
-        try_number=try_number,
-        hook_factory=hook_factory,
-        warehouse_factory=lambda: PostgresWarehouse(sync_env.schema, conninfo=sync_env.pg.uri),
-    )
+def _context(sync_env: Any, hook_factory: Any = None, try_number: int = 1) -> steps.StepContext:
+    return sync_env.step_context("preload-run", hook_factory, try_number, part_size=100)
 
 
 def _ledger(sync_env: Any) -> dict[str, int]:
@@ -58,10 +40,8 @@ def _live_snapshot(sync_env: Any) -> dict[str, Any]:
 
 
 @pytest.mark.portal(contacts=900, companies=20, deals=20, tickets=10, custom=10, extra_properties=4)
-def test_extract_loads_its_parts_and_the_load_step_accounts_for_them(sync_env, tmp_path):
-    ctx = _context(
-        sync_env, tmp_path, lambda: HubSpotHook.from_params(token=TOKEN, host=sync_env.sandbox.url)
-    )
+def test_extract_loads_its_parts_and_the_load_step_accounts_for_them(sync_env):
+    ctx = _context(sync_env)
     plan = steps.prepare(ctx)
     manifest = steps.extract(ctx, plan)
     part_ids = [p["part_id"] for p in manifest["parts"]]
@@ -90,14 +70,14 @@ class _FailingHook(HubSpotHook):
 
 
 @pytest.mark.portal(contacts=900, companies=20, deals=20, tickets=10, custom=10, extra_properties=4)
-def test_an_extract_that_fails_leaves_only_whole_parts_and_a_clean_retry(sync_env, tmp_path):
+def test_an_extract_that_fails_leaves_only_whole_parts_and_a_clean_retry(sync_env):
     def failing() -> HubSpotHook:
         hook = _FailingHook(hubspot_conn_id="__params__")
         base = HubSpotHook.from_params(token=TOKEN, host=sync_env.sandbox.url, list_concurrency=1)
         hook._settings = base.settings
         return hook
 
-    ctx = _context(sync_env, tmp_path, failing)
+    ctx = _context(sync_env, failing)
     plan = steps.prepare(ctx)
     with pytest.raises(HubSpotServerError, match="503"):
         steps.extract(ctx, plan)
@@ -106,9 +86,7 @@ def test_an_extract_that_fails_leaves_only_whole_parts_and_a_clean_retry(sync_en
     assert ledger == {f"preload-run/attempt-1/part-{n:05d}": 100 for n in range(1, 5)}
     assert len(sync_env.view.rows("contact")) == 400
 
-    retry = _context(
-        sync_env, tmp_path, lambda: HubSpotHook.from_params(token=TOKEN, host=sync_env.sandbox.url), 2
-    )
+    retry = _context(sync_env, try_number=2)
     manifest = steps.extract(retry, plan)
     steps.load(retry, plan, manifest)
     assert check_object(sync_env.view, _live_snapshot(sync_env), "contact", "contacts") == []
