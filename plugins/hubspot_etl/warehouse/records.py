@@ -42,6 +42,8 @@ from typing import Any
 from hubspot_etl.warehouse.base import ColumnSpec, PartFormatError
 from hubspot_etl.warehouse.types import (
     POSTGRES_NUMERIC,
+    CommonShapes,
+    Converter,
     LogicalType,
     NumericLimits,
     convert_datetime,
@@ -49,6 +51,7 @@ from hubspot_etl.warehouse.types import (
     converter_for,
     reject_value,
     stringify,
+    utc_timestamp_text,
 )
 
 try:  # optional speed-up (about 2x faster parsing); falls back to the json module per line
@@ -150,11 +153,16 @@ def _max_value_bytes(logical_type: LogicalType) -> int:
     return _FIXED_BYTES.get(logical_type, _VARLENA_TOASTED_BYTES)
 
 
+def _numeric_or_text_bytes(value: Decimal | str) -> int:
+    """:func:`numeric_bytes` of a number kept as its (validated) string for PostgreSQL."""
+    return numeric_bytes(value if isinstance(value, Decimal) else Decimal(value))
+
+
 def _value_sizer(logical_type: LogicalType) -> Callable[[Any], int]:
     if logical_type is LogicalType.TEXT:
         return text_bytes
     if logical_type is LogicalType.NUMERIC:
-        return numeric_bytes
+        return _numeric_or_text_bytes
     size = _FIXED_BYTES[logical_type]
     return lambda _value: size
 
@@ -169,11 +177,11 @@ def read_part(path: str | Path) -> list[dict]:
     records: list[dict] = []
     with open(path, encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
             try:
                 record = _loads(line)
             except json.JSONDecodeError as exc:
+                if not line.strip():  # checked only here: stripping every line copies it
+                    continue
                 raise PartFormatError(f"{path}:{line_no}: not JSON ({exc.msg})") from exc
             if not isinstance(record, dict):
                 raise PartFormatError(f"{path}:{line_no}: not a JSON object")
@@ -186,10 +194,18 @@ def property_names_in(records: Sequence[Mapping]) -> list[str]:
     seen: dict[str, None] = {}
     for record in records:
         props = record.get("properties") or {}
-        for name in props:
-            if name not in seen:
-                seen[name] = None
+        # Records of a part mostly carry the same names: one C-level subset check per record.
+        if not (isinstance(props, dict) and seen.keys() >= props.keys()):
+            seen.update(dict.fromkeys(props))
     return list(seen)
+
+
+def _record_id(record: Mapping, seq: int) -> int:
+    """:func:`parse_record_id` with a shortcut for the usual short decimal string."""
+    raw = record.get("id")
+    if raw.__class__ is str and len(raw) < 19 and raw.isdecimal():  # < 10**18: fits bigint
+        return int(raw)
+    return parse_record_id(record, f"record #{seq + 1}")
 
 
 def parse_record_id(record: Mapping, where: str) -> int:
@@ -214,6 +230,28 @@ class RowStats:
     overflowed_values: int = 0
 
 
+#: Property columns are grouped by type in the row, text first (see :class:`RowBuilder`).
+_TYPE_ORDER: dict[LogicalType, int] = {
+    LogicalType.TEXT: 0,
+    LogicalType.NUMERIC: 1,
+    LogicalType.TIMESTAMP: 2,
+    LogicalType.DATE: 3,
+    LogicalType.BOOLEAN: 4,
+}
+
+
+@dataclass(frozen=True)
+class _ColumnGroup:
+    """The property columns of one logical type: ``row[start:stop]``."""
+
+    logical_type: LogicalType
+    start: int
+    stop: int
+    names: list[str]  # property names, in row order
+    convert: Converter  # one value
+    max_bytes: int  # the largest size estimate of one value
+
+
 class RowBuilder:
     """Builds staging rows for one part given the recorded column specs.
 
@@ -221,6 +259,14 @@ class RowBuilder:
     row too wide for a page are moved out highest ordinal first. Without it (or for a column it
     does not know) the column name decides, last name first. ``row_bytes_budget`` is the per-row
     limit (:data:`ROW_BYTES_BUDGET`; ``None`` disables per-row overflow).
+
+    Property columns are grouped by logical type (text, numeric, timestamp, date, boolean; first
+    seen first within a type; :attr:`columns` and :attr:`column_names` give the order), so that a
+    record's text values can be taken as they are after one check of their concatenation, and its
+    typed values are converted at once by :class:`~.types.CommonShapes` when all have the usual
+    shape; only other records go value by value through the per-type converters.
+    ``postgres_text=True`` keeps typed values of the usual shape (and ``createdAt``/``updatedAt``/
+    ``archivedAt``) as their strings, for PostgreSQL's COPY, which reads them as the same values.
     """
 
     def __init__(
@@ -231,19 +277,34 @@ class RowBuilder:
         *,
         column_order: Mapping[str, int] | None = None,
         row_bytes_budget: int | None = ROW_BYTES_BUDGET,
+        postgres_text: bool = False,
     ) -> None:
         self.limits = limits
-        self.columns: list[ColumnSpec] = [
-            specs[n] for n in property_names if n in specs and not specs[n].spilled
-        ]
+        mapped = [n for n in property_names if n in specs and not specs[n].spilled]
+        #: First-seen position of each property column: rejects are recorded in this order.
+        self._position = {name: i for i, name in enumerate(mapped)}
+        names = sorted(mapped, key=lambda n: _TYPE_ORDER[specs[n].logical_type])  # stable
+        self.columns: list[ColumnSpec] = [specs[n] for n in names]
         self.spilled: list[str] = [n for n in property_names if n in specs and specs[n].spilled]
         self.unmapped: list[str] = [n for n in property_names if n not in specs]
         self.stats = RowStats()
         self.has_duplicates = False
-        self._plan = [(c.property_name, converter_for(c.logical_type, limits)) for c in self.columns]
+        self._names = names
+        self._postgres_text = postgres_text
+        self._groups = self._column_groups(limits)
+        self._text = next((g for g in self._groups if g.logical_type is LogicalType.TEXT), None)
+        self._typed = [g for g in self._groups if g is not self._text]
+        self._first_typed = self._typed[0].start if self._typed else len(names) + 1
+        self._common = CommonShapes(
+            [(g.logical_type, g.stop - g.start) for g in self._typed], limits, as_text=postgres_text
+        )
         self.row_bytes_budget = row_bytes_budget
+        #: Too few columns for any row to exceed the budget.
+        self._always_fits = (
+            row_bytes_budget is not None
+            and row_bytes_estimate(()) + len(self.columns) * _MAX_VALUE_BYTES <= row_bytes_budget
+        )
         self._sizers = [_value_sizer(c.logical_type) for c in self.columns]
-        self._max_sizes = [_max_value_bytes(c.logical_type) for c in self.columns]
         order = column_order or {}
         unknown = len(order) + 1  # columns without an ordinal sort after known ones, by name
         self._overflow_order = sorted(
@@ -251,6 +312,20 @@ class RowBuilder:
             key=lambda i: (order.get(self.columns[i].column_name, unknown), self.columns[i].column_name),
             reverse=True,
         )
+
+    def _column_groups(self, limits: NumericLimits) -> list[_ColumnGroup]:
+        groups: list[_ColumnGroup] = []
+        start = 1  # row[0] is the id
+        for kind in _TYPE_ORDER:
+            names = [n for n, c in zip(self._names, self.columns, strict=True) if c.logical_type is kind]
+            if not names:
+                continue
+            convert = converter_for(kind, limits)
+            groups.append(
+                _ColumnGroup(kind, start, start + len(names), names, convert, _max_value_bytes(kind))
+            )
+            start += len(names)
+        return groups
 
     @property
     def column_names(self) -> list[str]:
@@ -260,7 +335,7 @@ class RowBuilder:
     @property
     def property_names(self) -> list[str]:
         """Every property name this part carries (mapped, spilled and unmapped)."""
-        return [c.property_name for c in self.columns] + self.spilled + self.unmapped
+        return [*self._position, *self.spilled, *self.unmapped]
 
     def rows(self, records: Sequence[Mapping]) -> Iterator[tuple[Any, ...]]:
         """Yield one tuple per record (see module docstring for the order).
@@ -277,25 +352,20 @@ class RowBuilder:
     def build(self, record: Mapping, seq: int) -> tuple[Any, ...]:
         """One record -> one staging tuple."""
         props = record.get("properties") or {}
+        values: list[Any] = [_record_id(record, seq), *map(props.get, self._names)]
+        failed: dict[str, tuple[Any, str]] = {}  # property -> (raw value, reject reason)
+        text_size = self._check_text(values, failed)
+        self._convert_typed(values, failed)
         rejects: dict[str, dict[str, str]] = {}
-        values: list[Any] = [parse_record_id(record, f"record #{seq + 1}")]
-        append = values.append
-        get = props.get
-        for name, converter in self._plan:
-            raw = get(name)
-            if raw is None:
-                append(None)
-                continue
-            value, reason = converter(raw if raw.__class__ is str else stringify(raw))
-            if reason is not None:
-                self._reject(rejects, name, raw, reason)
-            append(value)
+        if failed:
+            for name in sorted(failed, key=self._position.__getitem__):  # in first-seen column order
+                self._reject(rejects, name, *failed[name])
         extras = self._extras(props, rejects)
         created = self._timestamp(record, "createdAt", rejects)
         updated = self._timestamp(record, "updatedAt", rejects)
         archived = bool(record.get("archived"))
         archived_at = self._timestamp(record, "archivedAt", rejects) if archived else None
-        extras = self._fit_row(values, props, extras)
+        extras = self._fit_row(values, props, extras, text_size)
         values += [
             created,
             updated,
@@ -308,6 +378,57 @@ class RowBuilder:
             seq,
         ]
         return tuple(values)
+
+    def _check_text(self, values: list[Any], failed: dict[str, tuple[Any, str]]) -> int | None:
+        """Leave the text values as they are if all are strings without NUL characters or lone
+        surrogates (the common case, checked on their concatenation) and return their UTF-8 size;
+        otherwise convert them one by one (:func:`~.types.convert_text`) and return None."""
+        group = self._text
+        if group is None:
+            return 0
+        texts = values[group.start : group.stop]
+        try:
+            joined = "".join([v for v in texts if v is not None])
+        except TypeError:  # not a string: converted one by one
+            joined = "\x00"
+        if "\x00" not in joined:
+            if joined.isascii():
+                return len(joined)
+            try:
+                return len(joined.encode("utf-8"))
+            except UnicodeEncodeError:
+                pass
+        values[group.start : group.stop] = self._convert_each(group, texts, failed)
+        return None
+
+    def _convert_typed(self, values: list[Any], failed: dict[str, tuple[Any, str]]) -> None:
+        """Convert the typed values in place: all at once in the common case, else one by one."""
+        if not self._typed:
+            return
+        start = self._first_typed
+        converted = self._common.convert(values[start:])
+        if converted is not None:
+            values[start:] = converted
+            return
+        for group in self._typed:
+            values[group.start : group.stop] = self._convert_each(
+                group, values[group.start : group.stop], failed
+            )
+
+    @staticmethod
+    def _convert_each(group: _ColumnGroup, raws: list[Any], failed: dict[str, tuple[Any, str]]) -> list[Any]:
+        """The values of one group converted one by one; rejects are noted in ``failed``."""
+        convert = group.convert
+        converted: list[Any] = []
+        for name, raw in zip(group.names, raws, strict=True):
+            if raw is None:
+                converted.append(None)
+                continue
+            value, reason = convert(raw if raw.__class__ is str else stringify(raw))
+            if reason is not None:
+                failed[name] = (raw, reason)
+            converted.append(value)
+        return converted
 
     def _extras(self, props: Mapping, rejects: dict) -> dict[str, Any] | None:
         """Spilled + unmapped values as JSON (raw strings, NULs stripped with a note)."""
@@ -328,26 +449,37 @@ class RowBuilder:
                 self.stats.unmapped += 1
         return extras
 
+    def _size_bound(self, values: list[Any], text_size: int | None) -> int:
+        """An upper bound of :func:`row_bytes_estimate` that needs no per-value sizing: each value
+        at the largest size of its type, text values at most ``min(bytes + 4, 27)`` each (which
+        is at least :func:`text_bytes`) when their total UTF-8 size ``text_size`` is known."""
+        bound = row_bytes_estimate(())
+        for group in self._groups:
+            count = group.stop - group.start - values[group.start : group.stop].count(None)
+            if group is self._text and text_size is not None:
+                bound += min(count * _VARLENA_TOASTED_BYTES, text_size + 4 * count)
+            else:
+                bound += count * group.max_bytes
+        return bound
+
     def _fit_row(
-        self, values: list[Any], props: Mapping, extras: dict[str, Any] | None
+        self, values: list[Any], props: Mapping, extras: dict[str, Any] | None, text_size: int | None = None
     ) -> dict[str, Any] | None:
         """Move property values to ``extras`` while the row is too wide for a page (see module doc).
 
         ``values`` is ``[id, *property values]`` and is changed in place; returns the extras.
+        ``text_size`` is the UTF-8 size of the (unchanged) text values if known.
         """
         budget = self.row_bytes_budget
-        if budget is None:
+        if budget is None or self._always_fits:
             return extras
         # Cheap bounds first (most rows): cannot be too wide -> skip the exact estimate.
         base = row_bytes_estimate(())
         if base + (len(values) - 1 - values.count(None)) * _MAX_VALUE_BYTES <= budget:
             return extras
-        props_values = values[1:]
-        if (
-            base + sum(m for m, v in zip(self._max_sizes, props_values, strict=True) if v is not None)
-            <= budget
-        ):
+        if self._size_bound(values, text_size) <= budget:
             return extras
+        props_values = values[1:]
         sizes = [0 if v is None else sizer(v) for sizer, v in zip(self._sizers, props_values, strict=True)]
         total = row_bytes_estimate(sizes)
         if total <= budget:
@@ -373,6 +505,8 @@ class RowBuilder:
         raw = record.get(key)
         if raw is None or raw == "":
             return None
+        if self._postgres_text and utc_timestamp_text(raw) is not None:
+            return raw
         value, reason = convert_datetime(str(raw))
         if reason is not None:
             self._reject(rejects, key, str(raw), reason)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -278,6 +278,107 @@ def converter_for(logical_type: LogicalType | str, limits: NumericLimits = POSTG
         LogicalType.BOOLEAN: convert_boolean,
     }
     return _non_text(kind, parsers[kind])
+
+
+# Shapes of valid calendar dates and times of day (proleptic Gregorian, years 0001-9999): what
+# ``date.fromisoformat``/``datetime.fromisoformat`` accept in these forms, and PostgreSQL too.
+_LEAP_YEAR = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
+_MONTH_DAY = (
+    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    r"|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_DATE_SHAPE = rf"(?!0000)(?:[0-9]{{4}}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_TIME_SHAPE = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
+
+#: The usual shape of a valid value of each non-text type, as HubSpot writes it (ASCII only).
+COMMON_SHAPES: dict[LogicalType, str] = {
+    LogicalType.NUMERIC: r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)",  # plain decimal, no exponent
+    LogicalType.TIMESTAMP: rf"{_DATE_SHAPE}T{_TIME_SHAPE}Z",  # UTC, at most microseconds
+    LogicalType.DATE: _DATE_SHAPE,
+    LogicalType.BOOLEAN: r"true|false",
+}
+_UTC_TIMESTAMP_RE = re.compile(COMMON_SHAPES[LogicalType.TIMESTAMP], re.ASCII)
+_BOOLEAN_WORDS: dict[str, bool | None] = {"true": True, "false": False}
+#: Python values of common-shape strings.
+_COMMON_VALUE: dict[LogicalType, Callable[[str], Any]] = {
+    LogicalType.NUMERIC: Decimal,
+    LogicalType.TIMESTAMP: datetime.fromisoformat,  # "...Z" -> tzinfo UTC
+    LogicalType.DATE: date.fromisoformat,
+    LogicalType.BOOLEAN: _BOOLEAN_WORDS.__getitem__,
+}
+
+
+class CommonShapes:
+    """Converts all typed values of one record at once when each has its type's common shape.
+
+    ``layout`` lists the value groups in order, as ``(logical type, count)``. :meth:`convert`
+    checks every value with one regular expression (:data:`COMMON_SHAPES`, which only match valid
+    dates and times) and returns ``None`` as soon as one value has another shape, is not a string
+    or is a number too long for the fast path; the caller then converts the values one by one
+    with :func:`converter_for`, so every reject decision stays the per-value converter's. Values
+    it accepts convert exactly as :func:`converter_for` converts them; ``""`` and ``None`` are NULL.
+
+    ``as_text=True`` (PostgreSQL COPY) keeps the accepted values as the original strings instead
+    of ``Decimal``/``datetime``/``date``/``bool``: PostgreSQL reads these shapes as the same values
+    (plain decimals exactly, ``...Z`` timestamps as the same UTC instant, ``YYYY-MM-DD`` under any
+    ``DateStyle``, ``true``/``false``), so no Python object is built only to be formatted back.
+    """
+
+    def __init__(
+        self,
+        layout: Sequence[tuple[LogicalType, int]],
+        limits: NumericLimits = POSTGRES_NUMERIC,
+        *,
+        as_text: bool = False,
+    ) -> None:
+        self.as_text = as_text
+        self._groups: list[tuple[Callable[[str], Any], int, int]] = []
+        self._number_groups: list[tuple[int, int]] = []
+        start = 0
+        for kind, count in layout:
+            self._groups.append((_COMMON_VALUE[kind], start, start + count))
+            if kind is LogicalType.NUMERIC:
+                self._number_groups.append((start, start + count))
+            start += count
+        # Each value followed by a newline (a value containing one cannot match); atomic groups
+        # (no backtracking into a matched value) keep a failing match linear in the length.
+        self._pattern = re.compile(
+            "".join(f"(?>(?:{COMMON_SHAPES[kind]})?\n){{{count}}}" for kind, count in layout), re.ASCII
+        )
+        self._max_number_len = min(limits.max_integer_digits, limits.max_scale)
+
+    def convert(self, raws: list[Any]) -> list[Any] | None:
+        """The converted values, or ``None`` if one of them needs the per-value converter."""
+        try:
+            joined = "\n".join(["" if v is None else v for v in raws]) + "\n"
+        except TypeError:  # not a string
+            return None
+        if self._pattern.fullmatch(joined) is None:
+            return None
+        if len(joined) > self._max_number_len and not self._numbers_short(raws):
+            return None
+        if self.as_text:
+            return [v or None for v in raws]
+        converted: list[Any] = []
+        for parse, start, stop in self._groups:
+            converted += [parse(v) if v else None for v in raws[start:stop]]
+        return converted
+
+    def _numbers_short(self, raws: list[Any]) -> bool:
+        """No number is longer than the fast path of :func:`convert_number` allows."""
+        limit = self._max_number_len
+        return all(
+            len(v) <= limit for start, stop in self._number_groups for v in raws[start:stop] if v is not None
+        )
+
+
+def utc_timestamp_text(value: Any) -> str | None:
+    """``value`` itself if it is a timestamp string of the common shape (``...Z``) that
+    :func:`convert_datetime` accepts, else ``None`` (PostgreSQL reads it as the same instant)."""
+    if value.__class__ is not str or _UTC_TIMESTAMP_RE.fullmatch(value) is None:
+        return None
+    return value
 
 
 def convert(
