@@ -6,7 +6,7 @@ A staging part is NDJSON, one record per line exactly as the CRM API returns it:
      "updatedAt": "...Z", "archived": false, "archivedAt": null}
 
 :class:`RowBuilder` turns each record into a flat tuple in a fixed column order:
-``id, <property columns...>, _created_at, _updated_at, _is_deleted, _deleted_at,
+``id, <property columns, grouped by type...>, _created_at, _updated_at, _is_deleted, _deleted_at,
 _deletion_kind, merged_into_id, _rejects, _extra_properties, _seq``. JSON columns are already
 serialised to text (both warehouses load JSON from text). ``_seq`` is the line number, used to let
 the last duplicate of an id win inside one part.
@@ -201,7 +201,8 @@ def property_names_in(records: Sequence[Mapping]) -> list[str]:
 
 
 def _record_id(record: Mapping, seq: int) -> int:
-    """:func:`parse_record_id` with a shortcut for the usual short decimal string."""
+    """:func:`parse_record_id` with a shortcut for the usual short decimal string (and the error
+    location only formatted when needed)."""
     raw = record.get("id")
     if raw.__class__ is str and len(raw) < 19 and raw.isdecimal():  # < 10**18: fits bigint
         return int(raw)
@@ -250,6 +251,10 @@ class _ColumnGroup:
     names: list[str]  # property names, in row order
     convert: Converter  # one value
     max_bytes: int  # the largest size estimate of one value
+
+    def non_null(self, row: list[Any]) -> int:
+        """How many of the group's values in ``row`` are not NULL."""
+        return self.stop - self.start - row[self.start : self.stop].count(None)
 
 
 class RowBuilder:
@@ -354,7 +359,7 @@ class RowBuilder:
         props = record.get("properties") or {}
         values: list[Any] = [_record_id(record, seq), *map(props.get, self._names)]
         failed: dict[str, tuple[Any, str]] = {}  # property -> (raw value, reject reason)
-        text_size = self._check_text(values, failed)
+        text = self._check_text(values, failed)
         self._convert_typed(values, failed)
         rejects: dict[str, dict[str, str]] = {}
         if failed:
@@ -365,7 +370,7 @@ class RowBuilder:
         updated = self._timestamp(record, "updatedAt", rejects)
         archived = bool(record.get("archived"))
         archived_at = self._timestamp(record, "archivedAt", rejects) if archived else None
-        extras = self._fit_row(values, props, extras, text_size)
+        extras = self._fit_row(values, props, extras, text)
         values += [
             created,
             updated,
@@ -379,23 +384,25 @@ class RowBuilder:
         ]
         return tuple(values)
 
-    def _check_text(self, values: list[Any], failed: dict[str, tuple[Any, str]]) -> int | None:
+    def _check_text(self, values: list[Any], failed: dict[str, tuple[Any, str]]) -> tuple[int, int] | None:
         """Leave the text values as they are if all are strings without NUL characters or lone
-        surrogates (the common case, checked on their concatenation) and return their UTF-8 size;
-        otherwise convert them one by one (:func:`~.types.convert_text`) and return None."""
+        surrogates (the common case, checked on their concatenation) and return the UTF-8 size
+        and number of the non-NULL ones; otherwise convert them one by one
+        (:func:`~.types.convert_text`) and return None."""
         group = self._text
         if group is None:
-            return 0
+            return 0, 0
         texts = values[group.start : group.stop]
+        present = [v for v in texts if v is not None]
         try:
-            joined = "".join([v for v in texts if v is not None])
+            joined = "".join(present)
         except TypeError:  # not a string: converted one by one
             joined = "\x00"
         if "\x00" not in joined:
             if joined.isascii():
-                return len(joined)
+                return len(joined), len(present)
             try:
-                return len(joined.encode("utf-8"))
+                return len(joined.encode("utf-8")), len(present)
             except UnicodeEncodeError:
                 pass
         values[group.start : group.stop] = self._convert_each(group, texts, failed)
@@ -449,35 +456,42 @@ class RowBuilder:
                 self.stats.unmapped += 1
         return extras
 
-    def _size_bound(self, values: list[Any], text_size: int | None) -> int:
-        """An upper bound of :func:`row_bytes_estimate` that needs no per-value sizing: each value
-        at the largest size of its type, text values at most ``min(bytes + 4, 27)`` each (which
-        is at least :func:`text_bytes`) when their total UTF-8 size ``text_size`` is known."""
+    def _size_bound(self, values: list[Any], text: tuple[int, int] | None, *, count_typed: bool) -> int:
+        """An upper bound of :func:`row_bytes_estimate` without per-value sizing: typed values at
+        the largest size of their type (all of them, or only the non-NULL ones if ``count_typed``),
+        text values at most ``min(bytes + 4, 27)`` each (at least :func:`text_bytes`) when
+        ``text`` gives their total UTF-8 size and count, else 27 each."""
         bound = row_bytes_estimate(())
         for group in self._groups:
-            count = group.stop - group.start - values[group.start : group.stop].count(None)
-            if group is self._text and text_size is not None:
-                bound += min(count * _VARLENA_TOASTED_BYTES, text_size + 4 * count)
-            else:
+            if group is not self._text:
+                count = group.non_null(values) if count_typed else group.stop - group.start
                 bound += count * group.max_bytes
+            elif text is None:
+                bound += group.non_null(values) * _VARLENA_TOASTED_BYTES
+            else:
+                size, count = text
+                bound += min(count * _VARLENA_TOASTED_BYTES, size + 4 * count)
         return bound
 
     def _fit_row(
-        self, values: list[Any], props: Mapping, extras: dict[str, Any] | None, text_size: int | None = None
+        self,
+        values: list[Any],
+        props: Mapping,
+        extras: dict[str, Any] | None,
+        text: tuple[int, int] | None = None,
     ) -> dict[str, Any] | None:
         """Move property values to ``extras`` while the row is too wide for a page (see module doc).
 
         ``values`` is ``[id, *property values]`` and is changed in place; returns the extras.
-        ``text_size`` is the UTF-8 size of the (unchanged) text values if known.
+        ``text`` is the UTF-8 size and count of the (unchanged) non-NULL text values if known.
         """
         budget = self.row_bytes_budget
         if budget is None or self._always_fits:
             return extras
-        # Cheap bounds first (most rows): cannot be too wide -> skip the exact estimate.
-        base = row_bytes_estimate(())
-        if base + (len(values) - 1 - values.count(None)) * _MAX_VALUE_BYTES <= budget:
+        # Cheap upper bounds first (most rows): cannot be too wide -> skip the exact estimate.
+        if self._size_bound(values, text, count_typed=False) <= budget:
             return extras
-        if self._size_bound(values, text_size) <= budget:
+        if self._size_bound(values, text, count_typed=True) <= budget:
             return extras
         props_values = values[1:]
         sizes = [0 if v is None else sizer(v) for sizer, v in zip(self._sizers, props_values, strict=True)]
