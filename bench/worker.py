@@ -81,6 +81,7 @@ def context(spec: dict[str, Any], hooks: HookPool) -> steps.StepContext:
             "destination": {"schema": spec["schema"]},
             "staging_base": f"file://{spec['staging']}",
             "lease_wait_seconds": 0,
+            "keep_staged_files": True,  # the load-only scenario reloads the free run's parts
         },
     }
     return steps.StepContext(
