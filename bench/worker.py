@@ -37,7 +37,18 @@ from hubspot_etl.warehouse.postgres import PostgresWarehouse  # noqa: E402
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far (Linux reports kilobytes)."""
+    """Peak resident set size of this process so far, in MB.
+
+    ``VmHWM`` from ``/proc/self/status``: the high-water mark of this process's own memory.
+    ``ru_maxrss`` is not used because Linux carries it across ``exec``, so a child started by
+    a large parent would report the parent's size.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:  # not Linux
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
