@@ -125,6 +125,19 @@ def _ids_in_parts(parts: Iterable[dict[str, Any]]) -> Iterator[int]:
         yield from read_part_index(part)["ids"]
 
 
+def _part_writer(ctx: StepContext, name: str = "part", on_part: Any = None) -> PartWriter:
+    """A writer of this run attempt's staged parts (``<run>/attempt-<try>/<name>-NNNNN``)."""
+    directory = staging_dir(ctx.cfg.staging_base, ctx.dag_id, ctx.run_id, ctx.try_number)
+    prefix = f"{ctx.run_id}/attempt-{ctx.try_number}"
+    return PartWriter(directory, prefix, ctx.cfg.part_size, name=name, on_part=on_part)
+
+
+def _load_staged(warehouse: Any, object_name: str, part_id: str, uri: str) -> Any:
+    """Load one staged part (a local copy first where the store is remote)."""
+    with local_copy(uri) as path:
+        return warehouse.load_part(object_name, part_id, str(path))
+
+
 def _ordered_map(
     pool: ThreadPoolExecutor, fn: Callable[[Any], Any], items: list[Any], ahead: int
 ) -> Iterator[tuple[Any, Any]]:
@@ -310,13 +323,11 @@ def extract(ctx: StepContext, plan: dict[str, Any]) -> dict[str, Any]:
     """Stream the records of the window (or all of them) into staged NDJSON parts."""
     hook = ctx.hook()
     started = ctx.now()
-    directory = staging_dir(ctx.cfg.staging_base, ctx.dag_id, ctx.run_id, ctx.try_number)
-    prefix = f"{ctx.run_id}/attempt-{ctx.try_number}"
     limit = plan["limit"]
     preloader = _Preloader(ctx, plan) if ctx.cfg.load_during_extract and not plan["dry_run"] else None
     on_part = preloader.submit if preloader is not None else None
     try:
-        with PartWriter(directory, prefix, ctx.cfg.part_size, on_part=on_part) as writer:
+        with _part_writer(ctx, on_part=on_part) as writer:
             complete = _write_records(hook, plan, writer, limit)
     except BaseException:
         if preloader is not None:
@@ -379,8 +390,7 @@ class _Preloader:
         object_name = self.plan["object_name"]
         with self.warehouse.object_lock(object_name):
             self.warehouse.acquire_run_lease(object_name, self.ctx.run_id, lease_ttl(self.ctx.cfg))
-            with local_copy(part.uri) as path:
-                return self.warehouse.load_part(object_name, part.part_id, str(path))
+            return _load_staged(self.warehouse, object_name, part.part_id, part.uri)
 
     def finish(self) -> dict[str, dict[str, int]]:
         """Wait for every preload; ``part_id -> {rows, rejects}`` of the parts it committed."""
@@ -474,8 +484,7 @@ def load(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) -> di
                 result["records_upserted"] += done["rows"]
                 result["rejects"] += done["rejects"]
                 continue
-            with local_copy(part["uri"]) as path:
-                outcome = warehouse.load_part(plan["object_name"], part["part_id"], str(path))
+            outcome = _load_staged(warehouse, plan["object_name"], part["part_id"], part["uri"])
             if getattr(outcome, "skipped", False):
                 result["parts_skipped"] += 1
                 continue
@@ -611,33 +620,21 @@ class _ArchivedListing:
             for page in pages:
                 self.ids.update((int(r["id"]), r.get("archivedAt")) for r in page)
             return
-        with PartWriter(
-            self._directory(), self._prefix(), ctx.cfg.part_size, name="listing-archived"
-        ) as writer:
+        with _part_writer(ctx, "listing-archived") as writer:
             for page in pages:
                 self.ids.update((int(r["id"]), r.get("archivedAt")) for r in page)
                 writer.write_many(page)
         self.parts = writer.parts
 
-    def _directory(self) -> Any:
-        ctx = self.ctx
-        return staging_dir(ctx.cfg.staging_base, ctx.dag_id, ctx.run_id, ctx.try_number)
-
-    def _prefix(self) -> str:
-        return f"{self.ctx.run_id}/attempt-{self.ctx.try_number}"
-
     def load(self, warehouse: Any, wanted: set[int]) -> int:
         """Load the listed records whose id is in ``wanted``; returns how many were loaded."""
         if not wanted:
             return 0
-        with PartWriter(self._directory(), self._prefix(), self.ctx.cfg.part_size, name="archived") as writer:
+        with _part_writer(self.ctx, "archived") as writer:
             for part in self.parts:
                 writer.write_many(r for r in read_part(part.uri) if int(r["id"]) in wanted)
-        loaded = 0
-        for part in writer.parts:
-            with local_copy(part.uri) as path:
-                loaded += warehouse.load_part(self.plan["object_name"], part.part_id, str(path)).rows
-        return loaded
+        object_name = self.plan["object_name"]
+        return sum(_load_staged(warehouse, object_name, p.part_id, p.uri).rows for p in writer.parts)
 
 
 def _reload(
@@ -654,17 +651,13 @@ def _reload(
     if not ids:
         return 0, []
     missing: list[int] = []
-    directory = staging_dir(ctx.cfg.staging_base, ctx.dag_id, ctx.run_id, ctx.try_number)
-    prefix = f"{ctx.run_id}/attempt-{ctx.try_number}"
-    with PartWriter(directory, prefix, ctx.cfg.part_size, name=name) as writer:
+    with _part_writer(ctx, name) as writer:
         for chunk in _chunks([str(i) for i in ids], BATCH_READ_SIZE):
             found = hook.batch_read(plan["api_type"], chunk, properties=plan["properties"], archived=archived)
             writer.write_many(found)
             missing += [int(i) for i in getattr(found, "missing", [])]
-    loaded = 0
-    for part in writer.parts:
-        with local_copy(part.uri) as path:
-            loaded += warehouse.load_part(plan["object_name"], part.part_id, str(path)).rows
+    object_name = plan["object_name"]
+    loaded = sum(_load_staged(warehouse, object_name, p.part_id, p.uri).rows for p in writer.parts)
     return loaded, missing
 
 
