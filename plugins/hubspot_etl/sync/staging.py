@@ -77,8 +77,7 @@ class PartWriter:
         self._handle: Any = None
         self._path: ObjectStoragePath | None = None
         self._rows = 0
-        self._ids: list[int] = []
-        self._merged: dict[str, str] = {}
+        self._index = _PartIndex()
 
     def __enter__(self) -> PartWriter:
         if self.directory.exists():
@@ -99,11 +98,7 @@ class PartWriter:
             self._open_part()
         self._handle.write(_ndjson_line(record))
         self._rows += 1
-        record_id = int(record["id"])
-        self._ids.append(record_id)
-        merged = (record.get("properties") or {}).get("hs_merged_object_ids")
-        if merged:
-            self._merged[str(record_id)] = str(merged)
+        self._index.add(record)
         if self._rows >= self.part_size:
             self._close_part()
 
@@ -129,17 +124,34 @@ class PartWriter:
         assert self._path is not None
         index = self.directory / f"{self.name}-{number:05d}.index.json"
         with index.open("wb") as handle:
-            handle.write(json.dumps({"ids": self._ids, "merged": self._merged}).encode())
+            handle.write(json.dumps(self._index.as_dict()).encode())
         part_id = f"{self.part_id_prefix}/{self.name}-{number:05d}"
         part = Part(part_id, str(self._path), self._rows, str(index))
         self.parts.append(part)
         self._handle = None
         self._path = None
         self._rows = 0
-        self._ids = []
-        self._merged = {}
+        self._index = _PartIndex()
         if self.on_part is not None:
             self.on_part(part)
+
+
+class _PartIndex:
+    """The record ids of one part and the ``hs_merged_object_ids`` values it carries."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.merged: dict[str, str] = {}
+
+    def add(self, record: dict[str, Any]) -> None:
+        record_id = int(record["id"])
+        self.ids.append(record_id)
+        merged = (record.get("properties") or {}).get("hs_merged_object_ids")
+        if merged:
+            self.merged[str(record_id)] = str(merged)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ids": self.ids, "merged": self.merged}
 
 
 def _ndjson_line(record: dict[str, Any]) -> bytes:
@@ -171,14 +183,10 @@ def read_part_index(part: dict[str, Any], conn_id: str | None = None) -> dict[st
         path = ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
         with path.open("rb") as handle:
             return json.loads(handle.read())
-    ids: list[int] = []
-    merged: dict[str, str] = {}
+    index = _PartIndex()
     for record in read_part(part["uri"], conn_id):
-        ids.append(int(record["id"]))
-        value = (record.get("properties") or {}).get("hs_merged_object_ids")
-        if value:
-            merged[str(record["id"])] = str(value)
-    return {"ids": ids, "merged": merged}
+        index.add(record)
+    return index.as_dict()
 
 
 @contextlib.contextmanager
