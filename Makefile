@@ -14,15 +14,15 @@ demo:            ## the main job on embedded defaults: sandbox + embedded Postgr
 	bash scripts/demo.sh
 
 lint: venv
-	.venv/bin/ruff check plugins dags tests
-	.venv/bin/ruff format --check plugins dags tests
+	.venv/bin/ruff check plugins devtools dags tests bench
+	.venv/bin/ruff format --check plugins devtools dags tests bench
 
 format: venv
-	.venv/bin/ruff check --fix plugins dags tests
-	.venv/bin/ruff format plugins dags tests
+	.venv/bin/ruff check --fix plugins devtools dags tests bench
+	.venv/bin/ruff format plugins devtools dags tests bench
 
 sandbox: venv    ## a HubSpot sandbox on :8090 with a generated portal
-	.venv/bin/python -m hubspot_etl.sandbox serve --port 8090 --generate contacts=2000,companies=400,deals=600,tickets=300,custom=100 --seed 1
+	.venv/bin/python -m hubspot_sandbox serve --port 8090 --generate contacts=2000,companies=400,deals=600,tickets=300,custom=100 --seed 1
 
 bench: venv      ## benchmarks: full load vs rate-limit floor, incremental calls, load vs naive (docs/benchmarks.md)
 	.venv/bin/python -m bench.run $(BENCH_ARGS)

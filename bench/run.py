@@ -35,8 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "plugins") not in sys.path:
     sys.path.insert(0, str(REPO / "plugins"))
 
-from hubspot_etl.devtools.local import start_postgres  # noqa: E402
-from hubspot_etl.sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal  # noqa: E402
+from hubspot_devtools.local import start_postgres  # noqa: E402
+from hubspot_sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal  # noqa: E402
 
 TOKEN = "bench-token-0b7e"  # noqa: S105 - the sandbox's own token, not a secret
 OBJECT = "contacts"

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 VENV=.venv
-STAMP="$VENV/.installed-$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-16)"
+STAMP="$VENV/.installed-$(cat requirements.txt requirements-dev.txt pyproject.toml devtools/pyproject.toml | sha256sum | cut -c1-16)"
 
 if [ ! -x "$VENV/bin/python" ]; then
   echo "bootstrap: creating $VENV with $("$PYTHON" --version)"
@@ -16,9 +16,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 if [ ! -f "$STAMP" ]; then
-  echo "bootstrap: installing requirements-dev.txt and the package (editable)"
+  echo "bootstrap: installing requirements-dev.txt, the package and its devtools (editable)"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
-  "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -r requirements-dev.txt -e .
+  "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -r requirements-dev.txt -e . -e ./devtools
   rm -f "$VENV"/.installed-*
   touch "$STAMP"
 fi

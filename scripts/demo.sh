@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-exec .venv/bin/python -m hubspot_etl.devtools.demo "$@"
+exec .venv/bin/python -m hubspot_devtools.demo "$@"

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hubspot_etl.devtools.bigquery_emulator import LocalBigQuery, start_bq_emulator
-from hubspot_etl.devtools.local import LocalPostgres, start_postgres
+from hubspot_devtools.bigquery_emulator import LocalBigQuery, start_bq_emulator
+from hubspot_devtools.local import LocalPostgres, start_postgres
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="hubspot-etl-airflow-"))

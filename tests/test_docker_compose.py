@@ -69,7 +69,7 @@ def test_compose_config_parses(compose_cli):
     hubspot_conn = json.loads(env["AIRFLOW_CONN_HUBSPOT_DEFAULT"])
     assert hubspot_conn["conn_type"] == "hubspot" and "hubspot-sandbox" in hubspot_conn["host"]
     assert env["AIRFLOW_CONN_HUBSPOT_WAREHOUSE"].startswith("postgresql://")
-    assert "hubspot_etl.sandbox" in " ".join(services["hubspot-sandbox"]["entrypoint"])
+    assert "hubspot_sandbox" in " ".join(services["hubspot-sandbox"]["entrypoint"])
 
 
 def test_compose_interpolates_user_connections(compose_cli):

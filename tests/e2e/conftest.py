@@ -18,9 +18,9 @@ from typing import Any
 import psycopg
 import pytest
 import requests
-from hubspot_etl.devtools import local
-from hubspot_etl.devtools.airflow_stack import MetadataDatabase
-from hubspot_etl.sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal
+from hubspot_devtools import local
+from hubspot_devtools.airflow_stack import MetadataDatabase
+from hubspot_sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal
 
 from tests.support.oracle import BigQueryView, WarehouseView
 

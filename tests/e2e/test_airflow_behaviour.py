@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from hubspot_etl.devtools import local
-from hubspot_etl.sandbox import ALL_SCOPES
+from hubspot_devtools import local
+from hubspot_sandbox import ALL_SCOPES
 
 
 @pytest.fixture
 def sandbox_config():
-    from hubspot_etl.sandbox import SandboxConfig
+    from hubspot_sandbox import SandboxConfig
 
     from tests.e2e.conftest import TOKEN
 

@@ -3,7 +3,7 @@
 Real Airflow, not ``dag.test()``: ``airflow backfill create`` makes the runs and a real
 scheduler (LocalExecutor) runs them, with the api-server (execution API) and the
 dag-processor in subprocesses on a PostgreSQL metadata DB (see
-``hubspot_etl.devtools.airflow_stack``).
+``hubspot_devtools.airflow_stack``).
 
 A full load runs first (through ``dag.test()``), so the backfill meets what production
 has: an existing table and a watermark at "now", far after the backfilled hours. That is
@@ -34,7 +34,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from hubspot_etl.devtools.airflow_stack import AirflowStack
+from hubspot_devtools.airflow_stack import AirflowStack
 from hubspot_etl.sync.plan import parse_datetime
 from hubspot_etl.sync.staging import safe_path_segment
 from psycopg.rows import dict_row

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from hubspot_etl.devtools import local
+from hubspot_devtools import local
 from hubspot_etl.sync import steps
 from hubspot_etl.warehouse.base import WarehouseLockError
 

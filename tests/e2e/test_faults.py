@@ -13,7 +13,7 @@ import threading
 import time
 
 import pytest
-from hubspot_etl.devtools import local
+from hubspot_devtools import local
 
 from tests.e2e.conftest import TOKEN
 from tests.e2e.test_oracle import assert_warehouse_equals_sandbox

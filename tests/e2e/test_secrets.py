@@ -32,10 +32,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from hubspot_etl.devtools import local
+from hubspot_devtools import local
 from hubspot_etl.hooks.errors import HubSpotError
 from hubspot_etl.hooks.hubspot import HubSpotHook
-from hubspot_etl.sandbox import ALL_SCOPES, SandboxConfig
+from hubspot_sandbox import ALL_SCOPES, SandboxConfig
 from psycopg import sql
 
 TOKEN = "pat-na1-SECRET4b7e19c2d5-0000-4c1e-xyz"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from hubspot_etl.devtools import local
+from hubspot_devtools import local
 
 
 def count_rows(env, table: str) -> int:

@@ -2,7 +2,7 @@
 is retried and completes its run with the right result.
 
 Real Airflow (api-server + scheduler with LocalExecutor + dag-processor, see
-``hubspot_etl.devtools.airflow_stack``); two manual runs of ``hubspot_contacts`` on one stack:
+``hubspot_devtools.airflow_stack``); two manual runs of ``hubspot_contacts`` on one stack:
 
 1. ``crash-extract`` (the first, full load): once the extract has closed a staged part, the
    LocalExecutor worker running the task is lost: SIGKILL to the task supervisor (the
@@ -34,7 +34,7 @@ from typing import Any
 import psutil
 import psycopg
 import pytest
-from hubspot_etl.devtools.airflow_stack import AirflowStack
+from hubspot_devtools.airflow_stack import AirflowStack
 from hubspot_etl.sync.staging import safe_path_segment
 from psycopg.rows import dict_row
 

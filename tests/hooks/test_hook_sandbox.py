@@ -20,11 +20,11 @@ import pytest
 from hubspot_etl.hooks import errors as err
 from hubspot_etl.hooks.hubspot import HubSpotHook
 
-sandbox = pytest.importorskip("hubspot_etl.sandbox")
+sandbox = pytest.importorskip("hubspot_sandbox")
 if not hasattr(sandbox, "SandboxServer"):  # pragma: no cover - sandbox still under construction
-    pytest.skip("hubspot_etl.sandbox.SandboxServer not available yet", allow_module_level=True)
+    pytest.skip("hubspot_sandbox.SandboxServer not available yet", allow_module_level=True)
 
-from hubspot_etl.sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal  # noqa: E402
+from hubspot_sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal  # noqa: E402
 
 TOKEN = "sandbox-token"
 LEAK_TOKEN = "pat-na1-leakcheck-7f3a9c0e-51b2-4d6e-9a11-2c3d4e5f6a7b"
@@ -421,7 +421,7 @@ def test_token_never_leaks(srv: Any, caplog: pytest.LogCaptureFixture) -> None:
             with pytest.raises(err.HubSpotScopeError) as scope_info:
                 hook.get_properties("contacts")
             texts += [str(scope_info.value), repr(scope_info.value)]
-    ours = [r.getMessage() for r in caplog.records if not r.name.startswith("hubspot_etl.sandbox")]
+    ours = [r.getMessage() for r in caplog.records if not r.name.startswith("hubspot_sandbox")]
     assert any("retry" in t for t in ours)
     for text in texts + ours:
         assert LEAK_TOKEN not in text

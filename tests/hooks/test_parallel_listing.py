@@ -14,7 +14,7 @@ import pytest
 from hubspot_etl.hooks.errors import HubSpotError, HubSpotServerError
 from hubspot_etl.hooks.hubspot import HubSpotHook
 from hubspot_etl.hooks.id_cursor import IdCursorCodec, split_id_range
-from hubspot_etl.sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal
+from hubspot_sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal
 
 TOKEN = "listing-token"
 PROPS = ["firstname", "lastname", "email", "hs_object_id", "lastmodifieddate"]
@@ -41,7 +41,7 @@ def test_a_cursor_naming_the_last_id_read_is_exclusive() -> None:
 
 
 def test_codec_reads_the_sandbox_cursor_and_plain_ids() -> None:
-    from hubspot_etl.sandbox._util import encode_cursor
+    from hubspot_sandbox._util import encode_cursor
 
     sandbox_cursor = encode_cursor(4711)
     codec = IdCursorCodec.detect(sandbox_cursor, last_id=4700)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from hubspot_etl.sandbox import Portal, SandboxServer
+from hubspot_sandbox import Portal, SandboxServer
 from sandbox_helpers import Api, open_config
 
 

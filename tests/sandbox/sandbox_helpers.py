@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from hubspot_etl.sandbox import SandboxConfig, SandboxServer
+from hubspot_sandbox import SandboxConfig, SandboxServer
 
 TOKEN = "sandbox-token"
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 import requests
-from hubspot_etl.sandbox import Portal, SandboxServer
+from hubspot_sandbox import Portal, SandboxServer
 from sandbox_helpers import Api, open_config
 
 LIST = "/crm/v3/objects/contacts"

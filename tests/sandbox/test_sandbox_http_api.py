@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hubspot_etl.sandbox import SandboxServer, generate_portal
+from hubspot_sandbox import SandboxServer, generate_portal
 from sandbox_helpers import Api, open_config
 
 V3 = {

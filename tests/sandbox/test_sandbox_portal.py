@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import requests
-from hubspot_etl.sandbox import FixtureError, Portal, generate_portal
-from hubspot_etl.sandbox.__main__ import parse_sizes
+from hubspot_sandbox import FixtureError, Portal, generate_portal
+from hubspot_sandbox.__main__ import parse_sizes
 
-DEMO = Path(__file__).resolve().parents[2] / "plugins/hubspot_etl/sandbox/fixtures/demo_portal.json"
+DEMO = Path(__file__).resolve().parents[2] / "devtools/hubspot_sandbox/fixtures/demo_portal.json"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -237,7 +237,7 @@ def test_cli_generate_and_serve(tmp_path: Path) -> None:
     cmd = [
         sys.executable,
         "-m",
-        "hubspot_etl.sandbox",
+        "hubspot_sandbox",
         "generate",
         "--out",
         str(out),
@@ -248,7 +248,7 @@ def test_cli_generate_and_serve(tmp_path: Path) -> None:
     data = json.loads(out.read_text())
     assert len(data["records"]["contacts"]) == 5
     assert Portal.from_dict(copy.deepcopy(data)).to_dict() == data
-    serve = [sys.executable, "-m", "hubspot_etl.sandbox", "serve", "--port", "0", "--fixture", str(out)]
+    serve = [sys.executable, "-m", "hubspot_sandbox", "serve", "--port", "0", "--fixture", str(out)]
     proc = subprocess.Popen([*serve, "--token", "cli-token"], env=env, stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline() if proc.stdout else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from hubspot_etl.sandbox import ALL_SCOPES, SandboxServer
+from hubspot_sandbox import ALL_SCOPES, SandboxServer
 from sandbox_helpers import TOKEN, Api
 
 SEARCH = "/crm/v3/objects/contacts/search"

@@ -9,7 +9,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from hubspot_etl.devtools import local
+from hubspot_devtools import local
 
 pytestmark = [pytest.mark.portal(contacts=0, companies=0, deals=0, tickets=0, custom=0, owners=3)]
 
@@ -89,7 +89,7 @@ def test_excel_and_csv_import_builds_scored_snapshots(sync_env: Any, tmp_path: P
 
 
 def test_score_history_table_formats_rows() -> None:
-    from hubspot_etl.scoring.report import score_history_table
+    from hubspot_devtools.score_report import score_history_table
 
     class View:
         def rows(self, table: str) -> list[dict[str, Any]]:

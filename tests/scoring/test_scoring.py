@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hubspot_etl.devtools import local
+from hubspot_devtools import local
 
 pytestmark = [pytest.mark.portal(contacts=0, companies=0, deals=0, tickets=0, custom=0, owners=3)]
 

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from hubspot_etl.devtools.views import BigQueryView, WarehouseView  # noqa: F401 (re-exported for tests)
+from hubspot_devtools.views import BigQueryView, WarehouseView  # noqa: F401 (re-exported for tests)
 
 MAX_REPORTED = 25
 

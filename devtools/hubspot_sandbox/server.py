@@ -1,8 +1,8 @@
 """HTTP front-end of the sandbox: a local server that behaves like HubSpot's CRM API.
 
 :class:`SandboxServer` wraps a stdlib ``ThreadingHTTPServer`` (HTTP/1.1, keep-alive, daemon
-threads) around a :class:`~hubspot_etl.sandbox.portal.Portal` and a
-:class:`~hubspot_etl.sandbox.config.SandboxConfig`.
+threads) around a :class:`~hubspot_sandbox.portal.Portal` and a
+:class:`~hubspot_sandbox.config.SandboxConfig`.
 
 Public HubSpot paths (each under its v3/v4 and 2026-09 spelling, fact sheet §0) go through,
 in order: 414 URL-length check -> endpoint counter -> latency -> injected faults (drop,

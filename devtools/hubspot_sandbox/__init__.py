@@ -2,7 +2,7 @@
 
 Public API::
 
-    from hubspot_etl.sandbox import Portal, SandboxConfig, SandboxServer, generate_portal, ALL_SCOPES
+    from hubspot_sandbox import Portal, SandboxConfig, SandboxServer, generate_portal, ALL_SCOPES
 
     portal = Portal.from_fixture("portal.json")          # or Portal.from_dict(...), Portal.demo()
     portal = generate_portal(seed=1, contacts=1000)       # deterministic synthetic portal

@@ -9,7 +9,7 @@ def score_history_rows(view: Any) -> list[dict[str, Any]]:
     """History rows joined to owner names, oldest snapshot first.
 
     ``view`` is anything with ``rows(table) -> list[dict]`` over one schema/dataset, e.g.
-    ``hubspot_etl.devtools.views.WarehouseView(uri, schema)`` / ``BigQueryView(client, dataset)``.
+    ``hubspot_devtools.views.WarehouseView(uri, schema)`` / ``BigQueryView(client, dataset)``.
     """
     owners = {}
     try:

@@ -1,6 +1,6 @@
 """Sandbox-only admin API under ``/_sandbox/`` (no auth, never faulted or rate-limited).
 
-Each route is a thin wrapper around a :class:`~hubspot_etl.sandbox.portal.Portal` method or
+Each route is a thin wrapper around a :class:`~hubspot_sandbox.portal.Portal` method or
 a server control; see docs/sandbox.md for the full list with request/response examples.
 """
 

@@ -1,6 +1,6 @@
 """The main job on embedded defaults: sandbox + embedded PostgreSQL + real Airflow runs.
 
-    python -m hubspot_etl.devtools.demo [--records 2000] [--seed 1] [--keep]
+    python -m hubspot_devtools.demo [--records 2000] [--seed 1] [--keep]
 
 1. starts an embedded PostgreSQL (``.local/demo/pg``; or, with ``--warehouse bigquery``, a
    local BigQuery emulator) and the HubSpot sandbox with a
@@ -24,7 +24,7 @@ from typing import Any
 
 import requests
 
-from hubspot_etl.devtools import local
+from hubspot_devtools import local
 
 OBJECTS: dict[str, Any] = {
     "contacts": {"associations": ["companies", "deals"]},
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
 
-    from hubspot_etl.sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal
+    from hubspot_sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal
 
     sizes = _portal_sizes(args)
     print(f"demo: generating a portal ({sizes}, seed {args.seed}) and starting the sandbox")
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     destination: dict[str, Any] = {"type": "postgres", "conn_id": "hubspot_warehouse", "schema": "hubspot"}
     warehouse_conn = pg.airflow_connection()
     if args.warehouse == "bigquery":
-        from hubspot_etl.devtools.bigquery_emulator import start_bq_emulator
+        from hubspot_devtools.bigquery_emulator import start_bq_emulator
 
         print("demo: starting the BigQuery emulator (bqemulator)")
         bq = start_bq_emulator(workdir)
@@ -224,8 +224,8 @@ def _cell(value: Any) -> str:
 
 
 def _print_score_history(bq_client: Any, pg_uri: str) -> None:
-    from hubspot_etl.devtools.views import BigQueryView, WarehouseView
-    from hubspot_etl.scoring.report import score_history_table
+    from hubspot_devtools.score_report import score_history_table
+    from hubspot_devtools.views import BigQueryView, WarehouseView
 
     view = BigQueryView(bq_client, "hubspot") if bq_client else WarehouseView(pg_uri, "hubspot")
     print("\n## Score history (hs_pipeline_score_history, companies)\n")

@@ -2,10 +2,10 @@
 
 Examples::
 
-    python -m hubspot_etl.sandbox serve --port 8090 --generate "contacts=1000,companies=200" --seed 1
-    python -m hubspot_etl.sandbox serve --fixture my_portal.json --token my-token --latency-ms 50
-    python -m hubspot_etl.sandbox serve            # the bundled demo portal
-    python -m hubspot_etl.sandbox generate --out portal.json --generate "contacts=50,deals=10" --seed 3
+    python -m hubspot_sandbox serve --port 8090 --generate "contacts=1000,companies=200" --seed 1
+    python -m hubspot_sandbox serve --fixture my_portal.json --token my-token --latency-ms 50
+    python -m hubspot_sandbox serve            # the bundled demo portal
+    python -m hubspot_sandbox generate --out portal.json --generate "contacts=50,deals=10" --seed 3
 
 ``serve`` runs until interrupted (Ctrl-C) and prints the base URL and token on start-up.
 """
@@ -82,9 +82,7 @@ def _config(args: argparse.Namespace) -> SandboxConfig:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m hubspot_etl.sandbox", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m hubspot_sandbox", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the HubSpot-compatible HTTP server")

@@ -45,7 +45,7 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import requests
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO_ROOT / "dags"
 PLUGINS_FOLDER = REPO_ROOT / "plugins"
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
