@@ -77,7 +77,7 @@ def object_asset(settings: SyncSettings, key: str) -> Asset:
     bound to another URI (after a schema or environment change) would make Airflow reject
     the asset as inactive."""
     destination = settings.destination
-    uri = f"hubspot://{destination.type}/{destination.conn_id}/{destination.schema_name}/{key}"
+    uri = f"x-hubspot://{destination.type}/{destination.conn_id}/{destination.schema_name}/{key}"
     return Asset(name=uri, uri=uri)
 
 
@@ -139,7 +139,7 @@ def build_owners_dag(cfg: OwnersConfig) -> DAG:
 
 
 def build_all() -> dict[str, DAG]:
-    config = load_config()
+    config = load_config(dag_file=__file__)
     wanted = get_parsing_context().dag_id
     dags: dict[str, DAG] = {}
     for cfg in config.objects:

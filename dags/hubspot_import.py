@@ -37,7 +37,7 @@ def build_import_dag() -> DAG:
         def import_snapshots(params: dict | None = None) -> dict:
             from hubspot_etl.scoring.importer import import_snapshots as run_import
 
-            config = load_config()
+            config = load_config(dag_file=__file__)
             key = (params or {}).get("object")
             cfg = config.object(key) if key else next((o for o in config.objects if o.scoring.enabled), None)
             if cfg is None:
@@ -54,6 +54,6 @@ def build_import_dag() -> DAG:
 
 
 if get_parsing_context().dag_id in (None, "hubspot_import") and any(
-    o.enabled and o.scoring.enabled for o in load_config().objects
+    o.enabled and o.scoring.enabled for o in load_config(dag_file=__file__).objects
 ):
     hubspot_import = build_import_dag()

@@ -1,7 +1,14 @@
 """The sync configuration: one YAML file, per-environment overlays, validation.
 
-The file (``dags/hubspot_sync.yaml`` by default, or ``$HUBSPOT_ETL_CONFIG``) has four
-top-level keys::
+Which file (:func:`find_config`), first match wins:
+
+1. ``$HUBSPOT_ETL_CONFIG``;
+2. ``hubspot_sync.yaml`` beside the DAG file that loads it (the DAG files pass their
+   ``__file__``), or, for a caller without a DAG file, in Airflow's configured DAGs folder
+   (``[core] dags_folder``);
+3. the packaged default (``hubspot_etl/resources/hubspot_sync.yaml``: the standard objects).
+
+The file has four top-level keys::
 
     defaults:      settings every object inherits (connection ids, destination, schedules)
     objects:       one entry per HubSpot object type to sync; each becomes a DAG
@@ -30,8 +37,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "dags" / "hubspot_sync.yaml"
+CONFIG_FILE_NAME = "hubspot_sync.yaml"
 CONFIG_ENV_VAR = "HUBSPOT_ETL_CONFIG"
+PACKAGED_SOURCE = f"{CONFIG_FILE_NAME} (packaged default)"
 ENVIRONMENT_ENV_VAR = "HUBSPOT_ETL_ENV"
 
 _OBJECT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,60}$")
@@ -208,27 +216,70 @@ def deep_merge(base: Any, overlay: Any) -> Any:
     return copy.deepcopy(overlay)
 
 
-def load_config(path: str | os.PathLike[str] | None = None, env: str | None = None) -> SyncConfig:
-    """Read, overlay and validate the configuration file.
+def find_config(dag_file: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file to read (see the module docstring); None means the packaged default."""
+    if os.environ.get(CONFIG_ENV_VAR):
+        return Path(os.environ[CONFIG_ENV_VAR])
+    folder = Path(dag_file).resolve().parent if dag_file else _airflow_dags_folder()
+    if folder is not None and (folder / CONFIG_FILE_NAME).is_file():
+        return folder / CONFIG_FILE_NAME
+    return None
 
-    ``path`` defaults to ``$HUBSPOT_ETL_CONFIG`` or ``dags/hubspot_sync.yaml``; ``env``
-    defaults to ``$HUBSPOT_ETL_ENV`` (empty means no overlay).
-    """
-    config_path = Path(path or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
-    env = env if env is not None else (os.environ.get(ENVIRONMENT_ENV_VAR) or None)
+
+def _airflow_dags_folder() -> Path | None:
+    """``[core] dags_folder`` from Airflow's configuration (None outside an Airflow install)."""
     try:
-        document = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+        from airflow.configuration import conf
+    except ImportError:  # pragma: no cover - the package always runs with Airflow
+        return None
+    folder = conf.get("core", "dags_folder", fallback=None)
+    return Path(folder).expanduser() if folder else None
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    env: str | None = None,
+    dag_file: str | os.PathLike[str] | None = None,
+) -> SyncConfig:
+    """Read, overlay and validate the configuration.
+
+    ``path`` names the file outright; otherwise :func:`find_config` picks it (``dag_file`` is
+    the calling DAG file). ``env`` defaults to ``$HUBSPOT_ETL_ENV`` (empty means no overlay).
+    """
+    env = env if env is not None else (os.environ.get(ENVIRONMENT_ENV_VAR) or None)
+    config_path = Path(path) if path else find_config(dag_file)
+    if config_path is None:
+        from hubspot_etl.resources import DEFAULT_CONFIG, read_text
+
+        return _parse_text(read_text(DEFAULT_CONFIG), env, PACKAGED_SOURCE, None)
+    try:
+        text = config_path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError(
-            f"{config_path}: file not found (set {CONFIG_ENV_VAR} to point at the sync config)"
+            f"{config_path}: file not found (it is named by {CONFIG_ENV_VAR} or the caller)"
         ) from exc
+    return _parse_text(text, env, str(config_path), config_path.resolve().parent)
+
+
+def _parse_text(text: str, env: str | None, source: str, folder: Path | None) -> SyncConfig:
+    try:
+        document = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{config_path}: not valid YAML: {exc}") from exc
-    return parse_config(document, env=env, source=str(config_path))
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    return parse_config(document, env=env, source=source, config_dir=folder)
 
 
-def parse_config(document: dict[str, Any], env: str | None = None, source: str = "<config>") -> SyncConfig:
-    """Validate a configuration document (already parsed from YAML)."""
+def parse_config(
+    document: dict[str, Any],
+    env: str | None = None,
+    source: str = "<config>",
+    config_dir: Path | None = None,
+) -> SyncConfig:
+    """Validate a configuration document (already parsed from YAML).
+
+    ``config_dir`` is the folder of the config file: a relative ``scoring.stage_mapping_file``
+    that exists there is read from there (otherwise the packaged file of that name is).
+    """
     if not isinstance(document, dict):
         raise ConfigError(f"{source}: the top level must be a mapping")
     unknown = set(document) - {"defaults", "objects", "owners", "environments"}
@@ -250,6 +301,7 @@ def parse_config(document: dict[str, Any], env: str | None = None, source: str =
         merged = deep_merge(defaults, settings)
         merged.setdefault("object_type", key)
         merged["key"] = key
+        _resolve_mapping_file(merged, config_dir)
         resolved_objects.append(merged)
     try:
         return SyncConfig(
@@ -262,6 +314,16 @@ def parse_config(document: dict[str, Any], env: str | None = None, source: str =
         )
     except ValidationError as exc:
         raise ConfigError(_describe_validation_error(exc, resolved_objects, source)) from None
+
+
+def _resolve_mapping_file(settings: dict[str, Any], config_dir: Path | None) -> None:
+    """Point a relative ``scoring.stage_mapping_file`` at the copy beside the config, if any."""
+    scoring = settings.get("scoring")
+    if not isinstance(scoring, dict) or config_dir is None:
+        return
+    name = scoring.get("stage_mapping_file")
+    if isinstance(name, str) and not Path(name).is_absolute() and (config_dir / name).is_file():
+        settings["scoring"] = {**scoring, "stage_mapping_file": str(config_dir / name)}
 
 
 def _apply_environment(document: dict[str, Any], env: str | None, source: str) -> dict[str, Any]:

@@ -54,7 +54,7 @@ def test_object_dag_shape(dagbag):
     assert dag.get_task("extract").pool == "hubspot_api"
     (asset,) = dag.get_task("finalize").outlets
     # the asset names its destination, so a schema/environment change makes a new asset
-    assert asset.uri == asset.name == "hubspot://postgres/hubspot_warehouse/hubspot/deals"
+    assert asset.uri == asset.name == "x-hubspot://postgres/hubspot_warehouse/hubspot/deals"
 
 
 def test_fifty_objects_parse_fast_and_offline(tmp_path, monkeypatch):

@@ -6,40 +6,39 @@ Wired downstream of ``finalize`` in every object DAG whose config has ``scoring.
         >> scoring.units >> scoring.history >> scoring.finish
 
 * ``create_tables``, ``stage_mapping``, ``units``, ``history`` and ``finish`` run the plain SQL
-  files ``include/sql/<dialect>/scoring_*.sql`` through Airflow's SQL operators
-  (``SQLExecuteQueryOperator`` on PostgreSQL, ``BigQueryInsertJobOperator`` on BigQuery);
-  the files are templated only for the schema/dataset, the snapshot id is a bound parameter
-  pulled from ``prepare``'s XCom.
-* ``prepare`` (Python) derives the snapshot from the DAG run (``<dag_id>:<run_id>``, so a
-  re-run replaces that snapshot), seeds the stage mapping file insert-only, copies the live
-  records into the snapshot's input tables through ``_hubspot_column_map`` and opens the
-  snapshot in ``hs_snapshot_registry``.
+  files ``hubspot_etl/resources/sql/<dialect>/scoring_*.sql``. Airflow renders them (the only
+  template value is the schema or dataset; the task's "Rendered Template" shows the SQL that
+  ran), and the destination's warehouse adapter runs each statement with the snapshot id bound
+  as a query parameter, pulled from ``prepare``'s XCom.
+* ``prepare`` derives the snapshot from the DAG run (``<dag_id>:<run_id>``, so a re-run
+  replaces that snapshot), seeds the stage mapping insert-only, copies the live records into
+  the snapshot's input tables through ``_hubspot_column_map`` and opens the snapshot in
+  ``hs_snapshot_registry``.
 
-The group reads the warehouse only, never HubSpot. A failing scoring task marks the
-snapshot ``failed`` in the registry.
+The group reads the warehouse only, never HubSpot. A failing scoring task marks the snapshot
+``failed`` in the registry. Warehouse client libraries are imported when a task runs, never
+when the DAG file is parsed.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
-from airflow.providers.google.cloud.operators.bigquery import BigQueryInsertJobOperator
 from airflow.sdk import BaseOperator, TaskGroup
 
-from hubspot_etl.config import ObjectConfig
 from hubspot_etl.notifications import failure_callbacks
-from hubspot_etl.scoring.mapping import load_mapping
 from hubspot_etl.scoring.sqlfiles import read_sql
-from hubspot_etl.scoring.store import store_for
+
+if TYPE_CHECKING:
+    from hubspot_etl.config import ObjectConfig
 
 log = logging.getLogger(__name__)
 
 GROUP_ID = "scoring"
 SQL_STEPS = ("stage_mapping", "units", "history", "finish")
-SNAPSHOT_ID_TEMPLATE = "{{ ti.xcom_pull(task_ids='scoring.prepare')['snapshot_id'] }}"
+PREPARE_TASK_ID = f"{GROUP_ID}.prepare"
 
 
 def snapshot_id_for(dag_id: str, run_id: str) -> str:
@@ -47,28 +46,52 @@ def snapshot_id_for(dag_id: str, run_id: str) -> str:
     return f"{dag_id}:{run_id}"
 
 
-class EndpointBigQueryInsertJobOperator(BigQueryInsertJobOperator):
-    """``BigQueryInsertJobOperator`` that builds its hook with :class:`EndpointBigQueryHook`.
+def sql_params(cfg: ObjectConfig) -> dict[str, Any]:
+    """The only template values of the SQL files: the schema (PostgreSQL) or dataset (BigQuery)."""
+    d = cfg.destination
+    dataset_ref = f"{d.project}.{d.schema_name}" if d.project else d.schema_name
+    return {"schema": d.schema_name, "dataset_ref": dataset_ref}
 
-    The provider's operator instantiates ``BigQueryHook`` itself (in ``submit_job`` and
-    ``get_job_status``) and has no parameter for a hook class or an API endpoint, so a
-    connection pointing at an emulator (``api_endpoint``/``anonymous`` extras) would be sent
-    to Google. This subclass swaps the module's ``BigQueryHook`` name for the subclass while
-    the task executes (one task per process, so nothing else sees the swap). Everything else
-    is the provider's behaviour.
+
+class ScoringSqlOperator(BaseOperator):
+    """Run one scoring SQL file on the object's destination, statement by statement.
+
+    ``create_tables`` binds nothing; the other steps bind the snapshot id that ``prepare``
+    returned (a query parameter, never pasted into the SQL).
     """
 
-    def execute(self, context: Any) -> Any:
-        import airflow.providers.google.cloud.operators.bigquery as provider
+    template_fields = ("sql",)
+    template_fields_renderers = {"sql": "sql"}
+    ui_color = "#e6ee9c"
 
-        from hubspot_etl.hooks.bigquery import EndpointBigQueryHook
+    def __init__(self, *, object_config: ObjectConfig, step: str, **kwargs: Any) -> None:
+        kwargs.setdefault("task_id", "create_tables" if step == "tables" else step)
+        super().__init__(**kwargs)
+        self.object_config = object_config
+        self.step = step
+        self.sql = read_sql(_dialect(object_config), step)
 
-        original = provider.BigQueryHook
-        provider.BigQueryHook = EndpointBigQueryHook  # type: ignore[misc]
-        try:
-            return super().execute(context)
-        finally:
-            provider.BigQueryHook = original  # type: ignore[misc]
+    def execute(self, context: Any) -> dict[str, Any]:
+        from hubspot_etl.scoring.sqlfiles import split_statements
+        from hubspot_etl.scoring.store import store_for
+
+        snapshot_id = None
+        if self.step != "tables":
+            prepared = context["ti"].xcom_pull(task_ids=PREPARE_TASK_ID) or {}
+            snapshot_id = prepared.get("snapshot_id")
+            if not snapshot_id:
+                raise RuntimeError(f"{self.task_id}: {PREPARE_TASK_ID} returned no snapshot id")
+        store = store_for(self.object_config.destination)
+        bound = {} if snapshot_id is None else {"snapshot_id": snapshot_id}
+        statements = split_statements(self.sql)
+        for statement in statements:
+            store.run(statement, bound)
+        log.info("scoring %s: %d statements on %s", self.step, len(statements), store.dialect)
+        return {"step": self.step, "statements": len(statements), "snapshot_id": snapshot_id}
+
+
+def _dialect(cfg: ObjectConfig) -> str:
+    return "bigquery" if cfg.destination.type == "bigquery" else "postgres"
 
 
 class ScoringPrepareOperator(BaseOperator):
@@ -82,6 +105,9 @@ class ScoringPrepareOperator(BaseOperator):
         self.object_config = object_config
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from hubspot_etl.scoring.mapping import load_mapping
+        from hubspot_etl.scoring.store import store_for
+
         cfg = self.object_config
         ti = context["ti"]
         dag_run = context.get("dag_run")
@@ -133,6 +159,8 @@ class ScoringPrepareOperator(BaseOperator):
 
 def _mark_failed(cfg: ObjectConfig):
     def callback(context: Any) -> None:
+        from hubspot_etl.scoring.store import store_for
+
         ti = context.get("ti")
         if ti is None:
             return
@@ -144,54 +172,18 @@ def _mark_failed(cfg: ObjectConfig):
     return callback
 
 
-def sql_params(cfg: ObjectConfig) -> dict[str, Any]:
-    """The only template values of the SQL files: the schema (PostgreSQL) or dataset (BigQuery)."""
-    d = cfg.destination
-    dataset_ref = f"{d.project}.{d.schema_name}" if d.project else d.schema_name
-    return {"schema": d.schema_name, "dataset_ref": dataset_ref}
-
-
-def _sql_task(cfg: ObjectConfig, step: str, **kwargs: Any) -> BaseOperator:
-    d = cfg.destination
-    if d.type == "bigquery":
-        query: dict[str, Any] = {"query": read_sql("bigquery", f"scoring_{step}"), "useLegacySql": False}
-        if step != "tables":
-            query["parameterMode"] = "NAMED"
-            query["queryParameters"] = [
-                {
-                    "name": "snapshot_id",
-                    "parameterType": {"type": "STRING"},
-                    "parameterValue": {"value": SNAPSHOT_ID_TEMPLATE},
-                }
-            ]
-        return EndpointBigQueryInsertJobOperator(
-            task_id=step if step != "tables" else "create_tables",
-            gcp_conn_id=d.conn_id,
-            project_id=d.project,
-            location=d.location,
-            configuration={"query": query},
-            params=sql_params(cfg),
-            **kwargs,
-        )
-    return SQLExecuteQueryOperator(
-        task_id=step if step != "tables" else "create_tables",
-        conn_id=d.conn_id,
-        sql=read_sql("postgres", f"scoring_{step}"),
-        parameters=None if step == "tables" else {"snapshot_id": SNAPSHOT_ID_TEMPLATE},
-        split_statements=True,
-        return_last=False,
-        params=sql_params(cfg),
-        **kwargs,
-    )
-
-
 def scoring_task_group(cfg: ObjectConfig) -> TaskGroup:
     """The ``scoring`` group of one object DAG (call inside the DAG context)."""
     callbacks = [*failure_callbacks(cfg.on_failure_callbacks), _mark_failed(cfg)]
-    common = {"on_failure_callback": callbacks, "retries": cfg.retries}
+    # params are the SQL files' template values; they must be passed at construction (Airflow
+    # merges an operator's params with the DAG's before __init__ runs)
+    common = {"on_failure_callback": callbacks, "retries": cfg.retries, "params": sql_params(cfg)}
     with TaskGroup(group_id=GROUP_ID, tooltip="Score the pipeline of this snapshot") as group:
-        tasks = [_sql_task(cfg, "tables", **common), ScoringPrepareOperator(object_config=cfg, **common)]
-        tasks += [_sql_task(cfg, step, **common) for step in SQL_STEPS]
+        tasks: list[BaseOperator] = [
+            ScoringSqlOperator(object_config=cfg, step="tables", **common),
+            ScoringPrepareOperator(object_config=cfg, **common),
+        ]
+        tasks += [ScoringSqlOperator(object_config=cfg, step=step, **common) for step in SQL_STEPS]
         for upstream, downstream in zip(tasks, tasks[1:], strict=False):
             upstream >> downstream
     return group

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from hubspot_etl.config import ObjectConfig
-from hubspot_etl.sync import steps
+if TYPE_CHECKING:
+    from hubspot_etl.config import ObjectConfig
+    from hubspot_etl.sync import steps
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ def _run_type(context: Any) -> str:
 
 def build_step_context(cfg: ObjectConfig, context: Any) -> steps.StepContext:
     """A StepContext from Airflow's task context (tolerates runs without a data interval)."""
+    from hubspot_etl.sync import steps
+
     ti = context["ti"]
     return steps.StepContext(
         cfg=cfg,
@@ -64,6 +67,8 @@ class HubSpotSyncStepOperator(BaseOperator):
         self.object_config = object_config
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from hubspot_etl.sync import steps
+
         ctx = build_step_context(self.object_config, context)
         ti = context["ti"]
         args = [self._pull(ti, task_id) for task_id in self.inputs]
@@ -141,6 +146,8 @@ def release_lease_on_failure(cfg: ObjectConfig) -> Any:
     """
 
     def _release(context: Any) -> None:
+        from hubspot_etl.sync import steps
+
         ti = context.get("ti")
         try:
             plan = ti.xcom_pull(task_ids=PREPARE) if ti is not None else None

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from hubspot_etl.scoring.mapping import load_mapping
-from hubspot_etl.scoring.sqlfiles import read_sql
+from hubspot_etl.scoring.sqlfiles import STEPS, run_step
 
 KINDS = ("companies", "deals", "owners")
 _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -165,21 +165,10 @@ def parse_exports(paths: list[str | Path]) -> ParsedExports:
     return out
 
 
-def _render(store: Any, name: str, params: dict[str, Any]) -> list[str]:
-    import jinja2
-    import sqlparse
-
-    text = jinja2.Template(read_sql(store.dialect, name)).render(params=params)
-    return [s for s in sqlparse.split(text) if sqlparse.format(s, strip_comments=True).strip()]
-
-
 def run_scoring_sql(store: Any, params: dict[str, Any], snapshot_id: str) -> None:
-    """Run the scoring SQL files for one snapshot through the store (same files as the DAG)."""
-    for step in ("tables", "stage_mapping", "units", "history", "finish"):
-        for statement in _render(store, f"scoring_{step}", params):
-            store.run(
-                statement.rstrip().rstrip(";"), {} if step == "tables" else {"snapshot_id": snapshot_id}
-            )
+    """Run every scoring step for one snapshot (the same SQL files as the DAG's scoring group)."""
+    for step in STEPS:
+        run_step(store, step, params, snapshot_id)
 
 
 def import_snapshots(cfg: Any, paths: list[str | Path]) -> dict[str, Any]:
@@ -191,8 +180,7 @@ def import_snapshots(cfg: Any, paths: list[str | Path]) -> dict[str, Any]:
     store = store_for(cfg.destination)
     params = sql_params(cfg)
     mapping = load_mapping(cfg.scoring.stage_mapping_file, cfg.scoring)
-    for statement in _render(store, "scoring_tables", params):
-        store.run(statement.rstrip().rstrip(";"))
+    run_step(store, "tables", params, None)
     store.seed_mapping(mapping)
     snapshots = []
     for day, kinds in sorted(parsed.rows.items()):

@@ -1,4 +1,9 @@
-"""The stage mapping file (``include/stage_mapping.yaml``): rows for ``hs_stage_mapping``."""
+"""The stage mapping file: rows for ``hs_stage_mapping``.
+
+``scoring.stage_mapping_file`` names it. A path is read as is; a bare name is looked up
+beside the sync config file (the config module resolves that to a path), then among the
+package's resources, where the default ``stage_mapping.yaml`` ships.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from hubspot_etl.scoring.sqlfiles import include_path
+from hubspot_etl.resources import DEFAULT_STAGE_MAPPING, resource
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,11 @@ def parse_mapping(document: dict[str, Any], source: str = "<mapping>", settings:
             combined, score = _entry(source, f"deal_stages.{pipeline_id}.{stage_id}", value)
             rows.append(MappingRow("deal", str(pipeline_id), str(stage_id), combined, score))
     canonical = json.dumps(
-        {"file": document, "settings": settings.model_dump() if settings is not None else None},
+        {
+            "file": document,
+            # the file is hashed by content: where it lives does not change the version
+            "settings": settings.model_dump(exclude={"stage_mapping_file"}) if settings is not None else None,
+        },
         sort_keys=True,
         default=str,
     )
@@ -64,11 +74,24 @@ def parse_mapping(document: dict[str, Any], source: str = "<mapping>", settings:
     return StageMapping(tuple(rows), f"v{document.get('version', 1)}-{digest}")
 
 
-def load_mapping(file_name: str = "stage_mapping.yaml", settings: Any = None) -> StageMapping:
-    """Read the mapping file (``stage_mapping_file`` of the scoring settings) from ``include/``."""
-    path = include_path(file_name)
+def load_mapping(file_name: str = DEFAULT_STAGE_MAPPING, settings: Any = None) -> StageMapping:
+    """Read the mapping file: a path (absolute, or resolved beside the config), else a packaged one."""
+    path = Path(file_name)
+    if path.is_absolute():
+        if not path.is_file():
+            raise MappingFileError(f"scoring.stage_mapping_file: {path} does not exist")
+        source, text = str(path), path.read_text(encoding="utf-8")
+    else:
+        try:
+            text = resource(file_name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise MappingFileError(
+                f"scoring.stage_mapping_file: {file_name!r} is neither beside the sync config nor a "
+                f"packaged mapping (the packaged one is {DEFAULT_STAGE_MAPPING!r})"
+            ) from None
+        source = f"{DEFAULT_STAGE_MAPPING} (packaged)" if file_name == DEFAULT_STAGE_MAPPING else file_name
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise MappingFileError(f"{path}: not valid YAML: {exc}") from exc
-    return parse_mapping(document, str(path), settings)
+        raise MappingFileError(f"{source}: not valid YAML: {exc}") from exc
+    return parse_mapping(document, source, settings)

@@ -1,59 +1,48 @@
-"""Find and read the scoring SQL files and the stage mapping file.
+"""The scoring SQL files (package data, ``hubspot_etl/resources/sql/<dialect>/scoring_<step>.sql``).
 
-``include/`` is not part of the installed package and is not deployed by Cloud Composer or
-MWAA (only ``dags/`` and ``plugins/`` are). The files are therefore looked up, in order:
-
-1. ``$HUBSPOT_ETL_INCLUDE_DIR`` (point it at a copy of ``include/``, e.g. in the DAGs bucket);
-2. ``include/`` next to ``dags/`` of the Airflow DAGs folder (``$AIRFLOW__CORE__DAGS_FOLDER/../include``)
-   and inside it (``dags/include``: copy ``include/`` into the DAGs bucket on Composer/MWAA);
-3. the repository's ``include/`` (``plugins/hubspot_etl/../../include``), for docker compose,
-   the tests and the demo.
-
-The operators read a file's text when the DAG is parsed and pass it as the operator's
-``sql`` (so no ``template_searchpath`` is needed); Jinja then renders only
-``{{ params.schema }}`` / ``{{ params.project }}`` / ``{{ params.dataset }}``. Values such
-as the snapshot id are bound query parameters.
+The files are plain SQL, templated only for the schema (PostgreSQL, ``{{ params.schema }}``)
+or dataset (BigQuery, ``{{ params.dataset_ref }}``); the snapshot id is a bound parameter
+(``%(snapshot_id)s`` / ``@snapshot_id``). The DAG's scoring tasks and the historical import
+run them the same way, through :func:`run_step`.
 """
 
 from __future__ import annotations
 
-import os
-from functools import lru_cache
-from pathlib import Path
+from typing import Any
 
-INCLUDE_ENV_VAR = "HUBSPOT_ETL_INCLUDE_DIR"
-_REPO_INCLUDE = Path(__file__).resolve().parents[3] / "include"
+from hubspot_etl.resources import read_text
 
-
-def include_dirs() -> list[Path]:
-    """Candidate ``include/`` directories, in lookup order."""
-    dirs: list[Path] = []
-    if os.environ.get(INCLUDE_ENV_VAR):
-        dirs.append(Path(os.environ[INCLUDE_ENV_VAR]))
-    dags_folder = os.environ.get("AIRFLOW__CORE__DAGS_FOLDER")
-    if dags_folder:
-        dirs += [Path(dags_folder).parent / "include", Path(dags_folder) / "include"]
-    dirs.append(_REPO_INCLUDE)
-    return dirs
+STEPS = ("tables", "stage_mapping", "units", "history", "finish")
 
 
-def include_path(relative: str) -> Path:
-    """The first existing ``<include>/<relative>``; FileNotFoundError lists where it looked."""
-    tried = []
-    for base in include_dirs():
-        candidate = base / relative
-        if candidate.is_file():
-            return candidate
-        tried.append(str(candidate))
-    raise FileNotFoundError(f"{relative} not found; looked in: {', '.join(tried)} (set ${INCLUDE_ENV_VAR})")
+def read_sql(dialect: str, step: str) -> str:
+    """Text of ``sql/<dialect>/scoring_<step>.sql``."""
+    return read_text(f"sql/{dialect}/scoring_{step}.sql")
 
 
-@lru_cache(maxsize=64)
-def _read(path: str, mtime: float) -> str:
-    return Path(path).read_text(encoding="utf-8")
+def split_statements(text: str) -> list[str]:
+    """The statements of rendered SQL text (pieces holding only comments are dropped)."""
+    import sqlparse
+
+    pieces = [s.rstrip().rstrip(";") for s in sqlparse.split(text)]
+    return [s for s in pieces if sqlparse.format(s, strip_comments=True).strip()]
 
 
-def read_sql(dialect: str, name: str) -> str:
-    """Text of ``include/sql/<dialect>/<name>.sql``."""
-    path = include_path(f"sql/{dialect}/{name}.sql")
-    return _read(str(path), path.stat().st_mtime)
+def statements(dialect: str, step: str, params: dict[str, Any]) -> list[str]:
+    """The step's statements, rendered with ``params`` (what Airflow renders for the DAG's tasks)."""
+    import jinja2
+
+    return split_statements(jinja2.Template(read_sql(dialect, step)).render(params=params))
+
+
+def run_step(store: Any, step: str, params: dict[str, Any], snapshot_id: str | None) -> int:
+    """Run one scoring step on ``store`` (a :class:`~hubspot_etl.scoring.store.ScoringStore`).
+
+    ``tables`` takes no snapshot; every other step binds ``snapshot_id``. Returns the number of
+    statements run.
+    """
+    bound = {} if step == "tables" else {"snapshot_id": snapshot_id}
+    run = statements(store.dialect, step, params)
+    for statement in run:
+        store.run(statement, bound)
+    return len(run)
