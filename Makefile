@@ -1,11 +1,14 @@
 # Convenience targets; each one bootstraps the project-local .venv first.
-.PHONY: venv test test-fast demo lint format sandbox bench
+.PHONY: venv test test-fast test-matrix demo lint format sandbox bench bundle
 
 venv:
 	bash scripts/bootstrap.sh
 
 test:            ## the full suite (what CI runs)
 	bash scripts/test.sh
+
+test-matrix:     ## the wheel on every supported Airflow minor (3.0, 3.1, 3.2, 3.3), not only the oldest and newest
+	HUBSPOT_ETL_AIRFLOW_MINORS=all bash scripts/test.sh tests/matrix
 
 test-fast:       ## unit tests and DAG integrity only
 	bash scripts/test.sh tests/unit tests/dags
@@ -26,3 +29,6 @@ sandbox: venv    ## a HubSpot sandbox on :8090 with a generated portal
 
 bench: venv      ## benchmarks: full load vs rate-limit floor, incremental calls, load vs naive (docs/benchmarks.md)
 	.venv/bin/python -m bench.run $(BENCH_ARGS)
+
+bundle: venv     ## dist/: the wheel and the MWAA, Composer 3 and Astronomer bundles (docs/deploy.md)
+	.venv/bin/python -m hubspot_devtools.bundle $(BUNDLE_ARGS)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, Param, get_parsing_context
+from airflow.sdk import DAG, Asset, Param, get_parsing_context
+from hubspot_etl.compat import CronDataIntervalTimetable
 from hubspot_etl.config import ObjectConfig, OwnersConfig, SyncSettings, load_config
 from hubspot_etl.notifications import failure_callbacks
 from hubspot_etl.operators import (

@@ -57,10 +57,7 @@ from hubspot_etl.hooks.pacing import RollingWindowBudget, get_budget, headers_to
 from hubspot_etl.hooks.paths import build_path, validate_api_version
 from hubspot_etl.hooks.stats import HubSpotStats
 
-try:
-    from airflow.sdk import BaseHook
-except ImportError:  # pragma: no cover - Airflow 3.0.x
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+from hubspot_etl.compat import BaseHook
 
 __all__ = ["BatchReadResult", "HubSpotHook", "HubSpotSettings"]
 

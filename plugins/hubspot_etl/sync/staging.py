@@ -168,7 +168,8 @@ def read_part(uri: str, conn_id: str | None = None) -> Iterator[dict[str, Any]]:
     """Yield the records of one staged part."""
     path = ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
     with path.open("rb") as handle:
-        for line in handle:
+        # readline, not iteration: Airflow 3.0's file wrapper does not support ``for line in``
+        for line in iter(handle.readline, b""):
             if line.strip():
                 yield fastjson.loads(line)
 

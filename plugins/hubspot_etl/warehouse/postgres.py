@@ -242,9 +242,35 @@ class PostgresWarehouse(Warehouse):
             return self.connection_factory()
         if self.conninfo is not None:
             return psycopg.connect(self.conninfo)
-        from airflow.providers.postgres.hooks.postgres import PostgresHook
+        return self._airflow_connection()
 
-        return PostgresHook(postgres_conn_id=self.postgres_conn_id).get_conn()  # type: ignore[return-value]
+    def _airflow_connection(self) -> psycopg.Connection:
+        """A psycopg 3 connection from the Airflow connection, on every supported Airflow.
+
+        ``PostgresHook.get_conn()`` returns psycopg 3 only where the provider switched to it
+        (SQLAlchemy 2, so Airflow 3.1 and newer). On Airflow 3.0 (SQLAlchemy 1.4) it returns
+        psycopg2; there the same arguments the hook would pass (the connection's fields and the
+        extras it does not consume itself, IAM tokens included) go to ``psycopg.connect``.
+        """
+        from airflow.providers.postgres.hooks import postgres as provider
+
+        hook = provider.PostgresHook(postgres_conn_id=self.postgres_conn_id)
+        if getattr(provider, "USE_PSYCOPG3", False):
+            return hook.get_conn()  # type: ignore[return-value]
+        conn = hook.get_connection(self.postgres_conn_id)
+        extras = dict(conn.extra_dejson or {})
+        login, password, port = conn.login, conn.password, conn.port
+        if extras.get("iam"):
+            login, password, port = hook.get_iam_token(conn)
+        arguments: dict[str, Any] = {
+            "host": conn.host,
+            "user": login,
+            "password": password,
+            "dbname": conn.schema,
+            "port": port,
+        }
+        arguments.update((k, v) for k, v in extras.items() if k not in hook.ignored_extra_options)
+        return psycopg.connect(**{k: v for k, v in arguments.items() if v not in (None, "")})
 
     def _open(self) -> psycopg.Connection:
         conn = self._raw_connection()
