@@ -9,6 +9,7 @@ writes, under ``dist/``::
     mwaa/plugins.zip          the wheel, at the zip's top level (MWAA unzips it to /usr/local/airflow/plugins)
     mwaa/requirements.txt     the constraints line of the chosen Airflow and Python, then the wheel's path
     mwaa/dags/                the DAGs folder to upload (DAG files and hubspot_sync.yaml only)
+    mwaa/deploy.sh            the aws commands that upload all of it
     composer/<wheel>, composer/dags/, composer/requirements.txt, composer/deploy.sh
     astronomer/               an Astro project: Dockerfile, requirements.txt, wheels/, dags/,
                               airflow_settings.yaml (local connections and the pool), .dockerignore
@@ -69,6 +70,9 @@ def mwaa_bundle(out: Path, wheel: Path, airflow: str, python: str) -> Path:
         f"{MWAA_PLUGINS_DIR}/{wheel.name}\n"
     )
     copy_dags(folder / "dags")
+    script = folder / "deploy.sh"
+    script.write_text(_template("mwaa_deploy.sh"))
+    script.chmod(0o755)
     return folder
 
 
@@ -83,45 +87,17 @@ def composer_bundle(out: Path, wheel: Path, version: str) -> Path:
         f"airflow-hubspot-warehouse=={version}\n"
     )
     script = folder / "deploy.sh"
-    script.write_text(_composer_script(wheel.name))
+    script.write_text(_template("composer_deploy.sh", wheel=wheel.name))
     script.chmod(0o755)
     return folder
 
 
-def _composer_script(wheel_name: str) -> str:
-    return f"""#!/usr/bin/env bash
-# Deploy the HubSpot package to a Cloud Composer 3 environment (docs/deploy.md, "Cloud Composer 3").
-# Set these four, then run: bash deploy.sh
-set -euo pipefail
-: "${{ENVIRONMENT:?name of the Composer environment}}"
-: "${{LOCATION:?its region, e.g. europe-west1}}"
-: "${{PROJECT:?the Google Cloud project}}"
-: "${{REPOSITORY:=airflow-packages}}"   # an Artifact Registry Python repository (created if missing)
-cd "$(dirname "$0")"
-
-# 1. Publish the wheel to Artifact Registry (Composer installs PyPI packages from there).
-gcloud artifacts repositories describe "$REPOSITORY" --location "$LOCATION" --project "$PROJECT" >/dev/null 2>&1 ||
-  gcloud artifacts repositories create "$REPOSITORY" --repository-format python --location "$LOCATION" --project "$PROJECT"
-python3 -m pip install --quiet twine keyrings.google-artifactregistry-auth
-python3 -m twine upload --repository-url "https://$LOCATION-python.pkg.dev/$PROJECT/$REPOSITORY/" {wheel_name}
-
-# 2. Let the environment's pip read that repository, then install the package.
-BUCKET=$(gcloud composer environments describe "$ENVIRONMENT" --location "$LOCATION" --project "$PROJECT" \\
-  --format 'value(config.dagGcsPrefix)' | sed 's#/dags$##')
-printf '[global]\\nextra-index-url = https://%s-python.pkg.dev/%s/%s/simple/\\n' "$LOCATION" "$PROJECT" "$REPOSITORY" > pip.conf
-gcloud storage cp pip.conf "$BUCKET/config/pip/pip.conf"
-gcloud composer environments update "$ENVIRONMENT" --location "$LOCATION" --project "$PROJECT" \\
-  --update-pypi-packages-from-file requirements.txt
-
-# 3. Upload the DAGs folder (DAG files and hubspot_sync.yaml; the code came with the package).
-gcloud composer environments storage dags import --environment "$ENVIRONMENT" --location "$LOCATION" \\
-  --project "$PROJECT" --source dags/
-
-# 4. The pool every HubSpot task shares (created on first use otherwise; see docs/deploy.md).
-gcloud composer environments run "$ENVIRONMENT" --location "$LOCATION" --project "$PROJECT" \\
-  pools -- set hubspot_api 4 "HubSpot API"
-echo "deployed; now create the connections (docs/deploy.md) and trigger hubspot_healthcheck"
-"""
+def _template(name: str, **values: str) -> str:
+    """A file of ``templates/`` with its ``@NAME@`` placeholders filled in."""
+    text = (Path(__file__).with_name("templates") / name).read_text()
+    for key, value in values.items():
+        text = text.replace(f"@{key.upper()}@", value)
+    return text
 
 
 def astronomer_bundle(out: Path, wheel: Path, image: str) -> Path:

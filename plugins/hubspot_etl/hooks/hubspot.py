@@ -34,6 +34,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from hubspot_etl import fastjson
+from hubspot_etl.compat import BaseHook
 from hubspot_etl.hooks import connection_form
 from hubspot_etl.hooks.errors import (
     HubSpotAuthError,
@@ -56,8 +57,6 @@ from hubspot_etl.hooks.object_types import last_modified_property, standard_obje
 from hubspot_etl.hooks.pacing import RollingWindowBudget, get_budget, headers_to_limits, token_fingerprint
 from hubspot_etl.hooks.paths import build_path, validate_api_version
 from hubspot_etl.hooks.stats import HubSpotStats
-
-from hubspot_etl.compat import BaseHook
 
 __all__ = ["BatchReadResult", "HubSpotHook", "HubSpotSettings"]
 
