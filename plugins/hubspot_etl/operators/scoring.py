@@ -72,6 +72,12 @@ class ScoringSqlOperator(BaseOperator):
         self.sql = read_sql(_dialect(object_config), step)
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from hubspot_etl.operators.failures import fail_fast_on_setup_errors
+
+        with fail_fast_on_setup_errors(self.object_config):
+            return self._run(context)
+
+    def _run(self, context: Any) -> dict[str, Any]:
         from hubspot_etl.scoring.sqlfiles import split_statements
         from hubspot_etl.scoring.store import store_for
 
@@ -105,6 +111,12 @@ class ScoringPrepareOperator(BaseOperator):
         self.object_config = object_config
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from hubspot_etl.operators.failures import fail_fast_on_setup_errors
+
+        with fail_fast_on_setup_errors(self.object_config):
+            return self._prepare(context)
+
+    def _prepare(self, context: Any) -> dict[str, Any]:
         from hubspot_etl.scoring.mapping import load_mapping
         from hubspot_etl.scoring.store import store_for
 

@@ -67,12 +67,14 @@ class HubSpotSyncStepOperator(BaseOperator):
         self.object_config = object_config
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from hubspot_etl.operators.failures import fail_fast_on_setup_errors
         from hubspot_etl.sync import steps
 
         ctx = build_step_context(self.object_config, context)
         ti = context["ti"]
         args = [self._pull(ti, task_id) for task_id in self.inputs]
-        return getattr(steps, self.step)(ctx, *args)
+        with fail_fast_on_setup_errors(self.object_config):
+            return getattr(steps, self.step)(ctx, *args)
 
     def _pull(self, ti: Any, task_id: str) -> dict[str, Any]:
         value = ti.xcom_pull(task_ids=self._sibling(task_id))
