@@ -4,7 +4,8 @@ This file only wires tasks: the config module reads the YAML, the operators run 
 steps. Parsing reads one local YAML file; it makes no network or database call. When a
 task runs, Airflow's parsing context names its DAG and the other DAGs are skipped.
 
-    prepare >> extract >> load >> associations >> reconcile >> finalize [>> scoring]
+    prepare >> extract >> load >> associations >> reconcile >> finalize >> publish
+                                                              finalize >> scoring (a task group)
 
 ``scoring`` (a task group) is added when the object's config enables ``scoring``.
 """
@@ -24,6 +25,7 @@ from hubspot_etl.operators import (
     HubSpotLoadOperator,
     HubSpotOwnersOperator,
     HubSpotPrepareOperator,
+    HubSpotPublishOperator,
     HubSpotReconcileOperator,
 )
 from hubspot_etl.operators.scoring import scoring_task_group
@@ -108,11 +110,11 @@ def build_object_dag(cfg: ObjectConfig) -> DAG:
         load = HubSpotLoadOperator(object_config=cfg)
         associations = HubSpotAssociationsOperator(object_config=cfg, **api)
         reconcile = HubSpotReconcileOperator(object_config=cfg, **api)
-        finalize = HubSpotFinalizeOperator(
-            object_config=cfg,
-            outlets=[object_asset(cfg, cfg.key)],
+        finalize = HubSpotFinalizeOperator(object_config=cfg)
+        publish = HubSpotPublishOperator(
+            report_task_id=finalize.task_id, outlets=[object_asset(cfg, cfg.key)]
         )
-        prepare >> extract >> load >> associations >> reconcile >> finalize
+        prepare >> extract >> load >> associations >> reconcile >> finalize >> publish
         if cfg.scoring.enabled:
             finalize >> scoring_task_group(cfg)
     return dag
@@ -131,11 +133,8 @@ def build_owners_dag(cfg: OwnersConfig) -> DAG:
         params={"dry_run": TRIGGER_PARAMS["dry_run"]},
         tags=sorted({"hubspot", "owners", cfg.destination.type, *cfg.tags}),
     ) as dag:
-        HubSpotOwnersOperator(
-            object_config=cfg,
-            pool=cfg.pool,
-            outlets=[object_asset(cfg, "owners")],
-        )
+        sync = HubSpotOwnersOperator(object_config=cfg, pool=cfg.pool)
+        sync >> HubSpotPublishOperator(report_task_id=sync.task_id, outlets=[object_asset(cfg, "owners")])
     return dag
 
 

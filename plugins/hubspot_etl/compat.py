@@ -6,7 +6,8 @@ running Airflow has them:
 
 * ``BaseHook``: ``airflow.sdk`` from 3.1 (task SDK 1.1), ``airflow.hooks.base`` on 3.0;
 * ``CronDataIntervalTimetable``: ``airflow.sdk`` from 3.2, ``airflow.timetables.interval`` before;
-* ``AirflowFailException``, ``AirflowNotFoundException``: ``airflow.sdk.exceptions`` from 3.2
+* ``AirflowFailException``, ``AirflowNotFoundException``, ``AirflowSkipException``:
+  ``airflow.sdk.exceptions`` from 3.2
   (``airflow.exceptions`` still re-exports them there, with a deprecation warning).
 
 Everything else the package imports from Airflow (``DAG``, ``BaseOperator``, ``TaskGroup``,
@@ -29,9 +30,13 @@ except ImportError:  # Airflow 3.0 and 3.1
     from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[no-redef]
 
 try:
-    from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
+    from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException, AirflowSkipException
 except ImportError:  # Airflow 3.0 and 3.1
-    from airflow.exceptions import AirflowFailException, AirflowNotFoundException  # type: ignore[no-redef]
+    from airflow.exceptions import (  # type: ignore[no-redef]
+        AirflowFailException,
+        AirflowNotFoundException,
+        AirflowSkipException,
+    )
 
 #: the Airflow versions this package is tested on (``pyproject.toml`` declares the same range)
 SUPPORTED_AIRFLOW = ">=3.0.6,<3.4"
@@ -41,6 +46,7 @@ __all__ = [
     "SUPPORTED_AIRFLOW",
     "AirflowFailException",
     "AirflowNotFoundException",
+    "AirflowSkipException",
     "BaseHook",
     "CronDataIntervalTimetable",
 ]

@@ -43,6 +43,7 @@ def test_object_dag_shape(dagbag):
         "associations",
         "reconcile",
         "finalize",
+        "publish",
     ]
     assert dag.max_active_runs == 1
     assert set(dag.params) == {"full_load", "dry_run", "limit", "since"}
@@ -52,7 +53,8 @@ def test_object_dag_shape(dagbag):
         assert task.retries >= 1 and task.retry_exponential_backoff
         assert task.execution_timeout is not None
     assert dag.get_task("extract").pool == "hubspot_api"
-    (asset,) = dag.get_task("finalize").outlets
+    assert dag.get_task("finalize").outlets == []
+    (asset,) = dag.get_task("publish").outlets
     # the asset names its destination, so a schema/environment change makes a new asset
     assert asset.uri == asset.name == "x-hubspot://postgres/hubspot_warehouse/hubspot/deals"
 

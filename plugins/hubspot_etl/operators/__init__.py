@@ -7,6 +7,7 @@ from hubspot_etl.operators.sync import (
     HubSpotLoadOperator,
     HubSpotOwnersOperator,
     HubSpotPrepareOperator,
+    HubSpotPublishOperator,
     HubSpotReconcileOperator,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "HubSpotLoadOperator",
     "HubSpotOwnersOperator",
     "HubSpotPrepareOperator",
+    "HubSpotPublishOperator",
     "HubSpotReconcileOperator",
 ]

@@ -130,6 +130,55 @@ class HubSpotFinalizeOperator(HubSpotSyncStepOperator):
     inputs = (PREPARE, EXTRACT, LOAD, ASSOCIATIONS, RECONCILE)
 
 
+#: what an Asset event's ``extra`` carries (from the run report)
+ASSET_EXTRA_KEYS = (
+    "object_name",
+    "mode",
+    "records_upserted",
+    "records_changed",
+    "deletes",
+    "watermark",
+    "complete",
+    "window_start",
+    "window_end",
+    "run_id",
+)
+
+
+class HubSpotPublishOperator(BaseOperator):
+    """Publishes the object's Asset event, only for a run that completed and wrote a change.
+
+    Its only outlet is the object's Asset. A dry run, a run cut short by ``limit`` and a run
+    that changed nothing skip this task, so no event is emitted and nothing scheduled on the
+    Asset starts for nothing. The event's ``extra`` carries the run's mode, records upserted
+    and changed, deletes by kind, watermark, window and ``complete``.
+    """
+
+    ui_color = "#b2dfdb"
+
+    def __init__(self, *, report_task_id: str, **kwargs: Any) -> None:
+        kwargs.setdefault("task_id", "publish")
+        super().__init__(**kwargs)
+        self.report_task_id = report_task_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from hubspot_etl.compat import AirflowSkipException
+
+        report = context["ti"].xcom_pull(task_ids=self.report_task_id) or {}
+        if not report.get("changed"):
+            reason = (
+                "a dry run"
+                if "dry run" in str(report.get("mode"))
+                else ("cut short by limit" if report.get("complete") is False else "no change was written")
+            )
+            raise AirflowSkipException(f"no Asset event: {reason}")
+        extra = {key: report.get(key) for key in ASSET_EXTRA_KEYS}
+        for asset in self.outlets:
+            context["outlet_events"][asset].extra = extra
+        log.info("Asset event for %s: %s", [a.uri for a in self.outlets], extra)
+        return extra
+
+
 class HubSpotOwnersOperator(HubSpotSyncStepOperator):
     """Syncs owners, active and archived, into the ``owner`` table and reports the run."""
 

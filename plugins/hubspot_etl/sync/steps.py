@@ -326,9 +326,10 @@ def extract(ctx: StepContext, plan: dict[str, Any]) -> dict[str, Any]:
     limit = plan["limit"]
     preloader = _Preloader(ctx, plan) if ctx.cfg.load_during_extract and not plan["dry_run"] else None
     on_part = preloader.submit if preloader is not None else None
+    changes = _ChangeCounter(parse_datetime(plan["old_watermark"]))
     try:
         with _part_writer(ctx, on_part=on_part) as writer:
-            complete = _write_records(hook, plan, writer, limit)
+            complete = _write_records(hook, plan, writer, limit, changes)
     except BaseException:
         if preloader is not None:
             preloader.finish()  # let a part being loaded commit or roll back before the error
@@ -337,6 +338,7 @@ def extract(ctx: StepContext, plan: dict[str, Any]) -> dict[str, Any]:
     return {
         "parts": [part.as_dict() for part in writer.parts],
         "records": sum(part.rows for part in writer.parts),
+        "records_changed": changes.count,
         "complete": complete,
         "extract_started_at": started.isoformat(),
         "api_calls": stats,
@@ -344,7 +346,29 @@ def extract(ctx: StepContext, plan: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write_records(hook: Any, plan: dict[str, Any], writer: PartWriter, limit: int | None) -> bool:
+class _ChangeCounter:
+    """Counts records modified after the previous run's watermark (all of them on a first run).
+
+    Records re-read because of the lookback, or by a full run, are not changes: a run whose
+    records are all older than the watermark, and that deletes nothing, changed nothing.
+    """
+
+    def __init__(self, since: datetime | None) -> None:
+        self.since, self.count = since, 0
+
+    def add(self, records: list[dict[str, Any]]) -> None:
+        if self.since is None:
+            self.count += len(records)
+            return
+        for record in records:
+            updated = parse_datetime(record.get("updatedAt"))
+            if updated is None or updated > self.since:
+                self.count += 1
+
+
+def _write_records(
+    hook: Any, plan: dict[str, Any], writer: PartWriter, limit: int | None, changes: _ChangeCounter
+) -> bool:
     """Fetch the plan's records into ``writer``; False if ``limit`` cut the extract short."""
     expected, max_id = _id_span(hook, plan)
     if plan["mode"] == FULL:
@@ -356,11 +380,14 @@ def _write_records(hook: Any, plan: dict[str, Any], writer: PartWriter, limit: i
     complete = True
     for batch in records:
         if limit is not None and writer.rows_written + len(batch) >= limit:
-            writer.write_many(batch[: limit - writer.rows_written])
+            kept = batch[: limit - writer.rows_written]
+            writer.write_many(kept)
+            changes.add(kept)
             complete = False
             progress.add(len(batch))
             break
         writer.write_many(batch)
+        changes.add(batch)
         progress.add(len(batch))
     progress.log()
     return complete
@@ -708,6 +735,7 @@ def finalize(
         "window_end": plan["window_end"],
         "records_fetched": manifest["records"],
         "records_upserted": loaded["records_upserted"],
+        "records_changed": manifest.get("records_changed", manifest["records"]),
         "rejects": loaded["rejects"],
         "api_calls": sum_counters(
             plan["api_calls"],
@@ -725,6 +753,7 @@ def finalize(
         "complete": manifest["complete"],
         "parts": {"loaded": loaded["parts_loaded"], "skipped": loaded["parts_skipped"]},
     }
+    report["changed"] = wrote_changes(report, plan["dry_run"])
     if not plan["dry_run"]:
         warehouse = ctx.warehouse()
         last_full = now if plan["mode"] == FULL and manifest["complete"] else None
@@ -739,6 +768,19 @@ def finalize(
         _remove_staging(ctx)
     log.info("run report %s: %s", plan["object_name"], report)
     return report
+
+
+def wrote_changes(report: dict[str, Any], dry_run: bool) -> bool:
+    """Did the run complete and write a change (records, deletes, restores or new columns)?
+
+    Only such runs publish the object's Asset event: a dry run, a run cut short by ``limit``
+    and a run that found nothing new leave anything scheduled on the Asset alone.
+    """
+    if dry_run or not report["complete"]:
+        return False
+    schema = report.get("schema_changes") or {}
+    deletes = sum(int(v) for v in (report.get("deletes") or {}).values())
+    return bool(report["records_changed"] or deletes or schema.get("added") or schema.get("widened"))
 
 
 def _remove_staging(ctx: StepContext) -> None:
@@ -770,10 +812,12 @@ def sync_owners(ctx: StepContext) -> dict[str, Any]:
     owners = [
         owner for archived in (False, True) for page in hook.iter_owners(archived=archived) for owner in page
     ]
+    changed = len(owners)
     if not ctx.dry_run:
         warehouse = ctx.warehouse()
         warehouse.ensure_schema()
         with warehouse.object_lock("owners"):
+            changed = _changed_owners(owners, warehouse.owner_versions())
             warehouse.upsert_owners(owners)
     finished = ctx.now()
     report = {
@@ -787,6 +831,7 @@ def sync_owners(ctx: StepContext) -> dict[str, Any]:
         "duration_s": round((finished - started).total_seconds(), 3),
         "records_fetched": len(owners),
         "records_upserted": 0 if ctx.dry_run else len(owners),
+        "records_changed": changed,
         "rejects": 0,
         "api_calls": sum_counters(hook.stats.as_dict()),
         "search_splits": 0,
@@ -798,6 +843,19 @@ def sync_owners(ctx: StepContext) -> dict[str, Any]:
         "watermark": None,
         "complete": True,
     }
+    # ``deletes.archived`` counts every archived owner; ``records_changed`` counts what changed
+    report["changed"] = not ctx.dry_run and changed > 0
     if not ctx.dry_run:
         warehouse.write_run_report(report)
     return report
+
+
+def _changed_owners(owners: list[dict[str, Any]], stored: dict[int, tuple[datetime | None, bool]]) -> int:
+    """Owners that are new, or whose ``updatedAt`` or archived flag differ from the stored row."""
+    changed = 0
+    for owner in owners:
+        before = stored.get(int(owner["id"]))
+        now = (parse_datetime(owner.get("updatedAt")), bool(owner.get("archived", False)))
+        if before is None or before != now:
+            changed += 1
+    return changed

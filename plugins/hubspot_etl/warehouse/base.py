@@ -216,6 +216,10 @@ class Warehouse(abc.ABC):
         """Upsert owners (HubSpot JSON); returns rows written."""
 
     @abc.abstractmethod
+    def owner_versions(self) -> dict[int, tuple[datetime | None, bool]]:
+        """``id -> (updated_at, archived)`` of the stored owners (empty before the first sync)."""
+
+    @abc.abstractmethod
     def get_sync_state(self, object_name: str) -> dict | None:
         """``{object_name, watermark, last_full_load_at, last_run_id, updated_at}`` or None."""
 

@@ -1221,6 +1221,13 @@ class BigQueryWarehouse(Warehouse):
             ).affected
 
     # ------------------------------------------------------------------ owners
+    def owner_versions(self) -> dict[int, tuple[datetime | None, bool]]:
+        """``id -> (updated_at, archived)`` of the stored owners (empty before the first sync)."""
+        if not self._table_exists("owner"):
+            return {}
+        rows = self._query(f"SELECT id, updated_at, archived FROM {self._t('owner')}").rows
+        return {int(r["id"]): (r["updated_at"], bool(r["archived"])) for r in rows}
+
     def upsert_owners(self, owners: Sequence[Mapping]) -> int:
         """Upsert owners into ``owner`` (active and archived lists may be passed together)."""
         if not owners:

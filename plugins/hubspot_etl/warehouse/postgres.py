@@ -1005,6 +1005,14 @@ class PostgresWarehouse(Warehouse):
             cur.executemany(query, rows)
         return len(rows)
 
+    def owner_versions(self) -> dict[int, tuple[datetime | None, bool]]:
+        """``id -> (updated_at, archived)`` of the stored owners (empty before the first sync)."""
+        with self.connect() as conn:
+            if not self._table_exists(conn, "owner"):
+                return {}
+            rows = conn.execute(_q("SELECT id, updated_at, archived FROM {t}", t=self._t("owner"))).fetchall()
+        return {int(i): (updated, bool(archived)) for i, updated, archived in rows}
+
     # ------------------------------------------------------------------ state / reports
     def get_sync_state(self, object_name: str) -> dict | None:
         """The stored sync state or None."""
