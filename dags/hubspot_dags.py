@@ -17,6 +17,7 @@ from datetime import timedelta
 from airflow.sdk import DAG, Asset, Param, get_parsing_context
 from hubspot_etl.compat import CronDataIntervalTimetable
 from hubspot_etl.config import ObjectConfig, OwnersConfig, SyncSettings, load_config
+from hubspot_etl.dag_docs import object_dag_doc, owners_dag_doc
 from hubspot_etl.notifications import failure_callbacks
 from hubspot_etl.operators import (
     HubSpotAssociationsOperator,
@@ -84,8 +85,9 @@ def object_asset(settings: SyncSettings, key: str) -> Asset:
     return Asset(name=uri, uri=uri)
 
 
-def build_object_dag(cfg: ObjectConfig) -> DAG:
+def build_object_dag(cfg: ObjectConfig, config_source: str) -> DAG:
     """The sync DAG of one HubSpot object."""
+    asset = object_asset(cfg, cfg.key)
     with DAG(
         dag_id=cfg.dag_id,
         description=f"Sync HubSpot {cfg.object_type} into {cfg.destination.type} {cfg.destination.schema_name}",
@@ -102,7 +104,7 @@ def build_object_dag(cfg: ObjectConfig) -> DAG:
         },
         params=TRIGGER_PARAMS,
         tags=sorted({"hubspot", cfg.key, cfg.destination.type, *cfg.tags}),
-        doc_md=__doc__,
+        doc_md=object_dag_doc(cfg, config_source, asset.uri),
     ) as dag:
         api = {"pool": cfg.pool, "pool_slots": cfg.pool_slots}
         prepare = HubSpotPrepareOperator(object_config=cfg, **api)
@@ -111,17 +113,16 @@ def build_object_dag(cfg: ObjectConfig) -> DAG:
         associations = HubSpotAssociationsOperator(object_config=cfg, **api)
         reconcile = HubSpotReconcileOperator(object_config=cfg, **api)
         finalize = HubSpotFinalizeOperator(object_config=cfg)
-        publish = HubSpotPublishOperator(
-            report_task_id=finalize.task_id, outlets=[object_asset(cfg, cfg.key)]
-        )
+        publish = HubSpotPublishOperator(report_task_id=finalize.task_id, outlets=[asset])
         prepare >> extract >> load >> associations >> reconcile >> finalize >> publish
         if cfg.scoring.enabled:
             finalize >> scoring_task_group(cfg)
     return dag
 
 
-def build_owners_dag(cfg: OwnersConfig) -> DAG:
+def build_owners_dag(cfg: OwnersConfig, config_source: str) -> DAG:
     """The owners DAG: active and archived owners into the ``owner`` table."""
+    asset = object_asset(cfg, "owners")
     with DAG(
         dag_id=cfg.dag_id,
         description="Sync HubSpot owners, active and archived",
@@ -132,9 +133,10 @@ def build_owners_dag(cfg: OwnersConfig) -> DAG:
         default_args=_default_args(cfg),
         params={"dry_run": TRIGGER_PARAMS["dry_run"]},
         tags=sorted({"hubspot", "owners", cfg.destination.type, *cfg.tags}),
+        doc_md=owners_dag_doc(cfg, config_source, asset.uri),
     ) as dag:
         sync = HubSpotOwnersOperator(object_config=cfg, pool=cfg.pool)
-        sync >> HubSpotPublishOperator(report_task_id=sync.task_id, outlets=[object_asset(cfg, "owners")])
+        sync >> HubSpotPublishOperator(report_task_id=sync.task_id, outlets=[asset])
     return dag
 
 
@@ -144,9 +146,9 @@ def build_all() -> dict[str, DAG]:
     dags: dict[str, DAG] = {}
     for cfg in config.objects:
         if cfg.enabled and wanted in (None, cfg.dag_id):
-            dags[cfg.dag_id] = build_object_dag(cfg)
+            dags[cfg.dag_id] = build_object_dag(cfg, config.source)
     if config.owners.enabled and wanted in (None, config.owners.dag_id):
-        dags[config.owners.dag_id] = build_owners_dag(config.owners)
+        dags[config.owners.dag_id] = build_owners_dag(config.owners, config.source)
     return dags
 
 

@@ -100,3 +100,25 @@ def test_scoring_group_only_where_enabled(dagbag):
         if t.task_id in scoring
     )
     assert not [t for t in dagbag.dags["hubspot_deals"].tasks if t.task_id.startswith("scoring.")]
+
+
+def test_each_dag_documents_itself_for_its_users(dagbag):
+    """The docs shown in the UI name what the DAG syncs, its tables, connections and params."""
+    deals = dagbag.dags["hubspot_deals"].doc_md
+    assert deals != dagbag.dags["hubspot_contacts"].doc_md
+    for expected in (
+        "HubSpot **deals**",
+        "`deal`",
+        "`deal_company`",
+        "`deal_pipeline`",
+        "`hubspot_default`",
+        "`hubspot_warehouse`",
+        "`full_load`",
+        "`dry_run`",
+        "0 * * * *",
+        "x-hubspot://postgres/hubspot_warehouse/hubspot/deals",
+        "README.md#configuration",
+    ):
+        assert expected in deals, expected
+    assert "`scoring` group" in dagbag.dags["hubspot_companies"].doc_md
+    assert "owner" in dagbag.dags["hubspot_owners"].doc_md
