@@ -19,6 +19,9 @@ if [ ! -f "$STAMP" ]; then
   echo "bootstrap: installing requirements-dev.txt, the package and its devtools (editable)"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
   "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -r requirements-dev.txt -e . -e ./devtools
+  # the editable builds leave egg-info in the source folders; on sys.path (the plugins folder
+  # is), it would register the package's entry points a second time
+  rm -rf plugins/*.egg-info devtools/*.egg-info
   rm -f "$VENV"/.installed-*
   touch "$STAMP"
 fi

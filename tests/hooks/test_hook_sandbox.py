@@ -317,7 +317,7 @@ def test_401_fails_fast_without_retries(srv: Any) -> None:
     assert hook.stats.total_calls == 1 and hook.stats.retries == 0
     assert "pat-na1-not-a-valid-token" not in str(info.value)
     ok, message = hook.test_connection()
-    assert not ok and "Invalid or expired token" in message
+    assert not ok and "HubSpot rejected the token (401" in message and "Password field" in message
 
 
 def test_403_names_the_missing_scope(srv: Any) -> None:
@@ -399,7 +399,7 @@ def test_airflow_env_connection_path(srv: Any, monkeypatch: pytest.MonkeyPatch) 
     }
     monkeypatch.setenv("AIRFLOW_CONN_HUBSPOT_TEST", json.dumps(conn))
     hook = HubSpotHook("hubspot_test", max_retries=2)
-    assert hook.test_connection() == (True, f"Connected to {srv.url} (api_version 2026-09)")
+    assert hook.test_connection() == (True, f"Connected to {srv.url} (API 2026-09): the token is valid.")
     rows, _ = flatten(hook.iter_owners())
     assert rows
     assert hook.stats.as_dict()["calls"]["owners"] >= 2

@@ -187,12 +187,12 @@ def test_test_connection_messages(server: ScriptedServer) -> None:
     assert hook.test_connection()[0] is True
     server.script = [(401, {}, json.dumps({"message": "Authentication credentials not found"}))]
     ok, message = hook.test_connection()
-    assert not ok and "Invalid or expired token" in message
+    assert not ok and message.startswith("HubSpot rejected the token (401") and message.count(". ") == 0
     body = {"message": "missing", "errors": [{"context": {"missingScopes": ["crm.objects.owners.read"]}}]}
     server.script = [(403, {}, json.dumps(body))]
     ok, message = hook.test_connection()
     assert not ok and "crm.objects.owners.read" in message
     dead = HubSpotHook.from_params(TOKEN, host="http://127.0.0.1:9", connect_timeout=0.5)
     ok, message = dead.test_connection()
-    assert not ok and "Cannot reach HubSpot host http://127.0.0.1:9" in message
+    assert not ok and message.startswith("Cannot reach http://127.0.0.1:9 (")
     assert TOKEN not in message

@@ -483,28 +483,36 @@ class HubSpotHook(BaseHook):
 
     # ------------------------------------------------------------------ connection test
     def test_connection(self) -> tuple[bool, str]:
-        """One cheap call (``owners`` with limit 1); the message names the cause on failure."""
+        """One cheap call (``owners`` with limit 1); the message is one sentence naming the cause.
+
+        Airflow's connection **Test** button shows it as is.
+        """
         try:
             settings = self.settings
         except Exception as exc:
-            return False, redact(f"Cannot load HubSpot connection {self.hubspot_conn_id!r}: {exc}")
+            return False, redact(f"Cannot read HubSpot connection {self.hubspot_conn_id!r}: {exc}")
         if not settings.token:
-            return False, "No token configured: put the private app / service key token in the password field"
+            return False, "No token: put the private app or service key token in the Password field."
         try:
             path = build_path(settings.api_version, "owners")
             self._request("owners", "GET", path, params={"limit": 1}, max_attempts=1)
-        except HubSpotAuthError as exc:
-            return False, redact(f"Invalid or expired token: {exc}")
+        except HubSpotAuthError:
+            return False, (
+                f"HubSpot rejected the token (401: invalid, expired or revoked) at {settings.base_url}: "
+                "put a valid private app token in the Password field."
+            )
         except HubSpotScopeError as exc:
-            scopes = ", ".join(exc.missing_scopes) or "unknown"
-            return False, redact(f"Token is missing scope(s) {scopes}: {exc}")
+            scopes = ", ".join(exc.missing_scopes) or "crm.objects.owners.read"
+            return False, f"The token works but lacks the scope(s) {scopes}: add them to the private app."
         except HubSpotTransportError as exc:
-            return False, redact(f"Cannot reach HubSpot host {settings.base_url}: {exc}")
+            return False, redact(f"Cannot reach {settings.base_url} ({exc.cause.removeprefix('HubSpot ')}).")
         except HubSpotError as exc:
-            return False, redact(str(exc))
+            return False, redact(
+                f"HubSpot answered {exc.status or 'an error'} at {settings.base_url}: {exc.cause}."
+            )
         except Exception as exc:  # pragma: no cover - defensive: never leak raw errors
             return False, redact(f"Unexpected error: {type(exc).__name__}: {exc}")
-        return True, f"Connected to {settings.base_url} (api_version {settings.api_version})"
+        return True, f"Connected to {settings.base_url} (API {settings.api_version}): the token is valid."
 
     # ------------------------------------------------------------------ metadata endpoints
     def _path(self, endpoint: str, **params: str) -> str:
