@@ -13,6 +13,7 @@ The file has four top-level keys::
     defaults:      settings every object inherits (connection ids, destination, schedules)
     objects:       one entry per HubSpot object type to sync; each becomes a DAG
     owners:        the owners DAG
+    healthcheck:   the hubspot_healthcheck DAG (enabled, schedule)
     environments:  overlays (dev, staging, prod, ...) deep-merged over the file
 
 The overlay named by ``$HUBSPOT_ETL_ENV`` (or the ``env`` argument) is deep-merged over
@@ -48,6 +49,26 @@ _OBJECT_TYPE_ID = re.compile(r"^[02]-\d+$")
 
 class ConfigError(ValueError):
     """The sync configuration is invalid; the message names the file and the key."""
+
+
+def valid_cron(value: str | None) -> str | None:
+    """``value`` if it is a cron expression (or None)."""
+    if value is None:
+        return None
+    from croniter import croniter
+
+    if not croniter.is_valid(value):
+        raise ValueError(f"{value!r} is not a valid cron expression")
+    return value
+
+
+def utc_datetime(value: Any) -> Any:
+    """A naive datetime or a YAML date as an aware UTC datetime."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    if hasattr(value, "isoformat") and not isinstance(value, datetime):  # a YAML date
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return value
 
 
 class _Strict(BaseModel):
@@ -128,22 +149,12 @@ class SyncSettings(_Strict):
     @field_validator("schedule", "full_refresh_schedule")
     @classmethod
     def _valid_cron(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        from croniter import croniter
-
-        if not croniter.is_valid(value):
-            raise ValueError(f"{value!r} is not a valid cron expression")
-        return value
+        return valid_cron(value)
 
     @field_validator("start_date", mode="before")
     @classmethod
     def _utc_start(cls, value: Any) -> Any:
-        if isinstance(value, datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        if hasattr(value, "isoformat") and not isinstance(value, datetime):  # a YAML date
-            return datetime(value.year, value.month, value.day, tzinfo=UTC)
-        return value
+        return utc_datetime(value)
 
 
 class ObjectConfig(SyncSettings):
@@ -180,6 +191,29 @@ class OwnersConfig(SyncSettings):
         return "hubspot_owners"
 
 
+class HealthcheckConfig(_Strict):
+    """The ``hubspot_healthcheck`` DAG (README#health-check)."""
+
+    enabled: bool = True
+    schedule: str | None = "0 6 * * *"
+    start_date: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+    tags: tuple[str, ...] = ()
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        return valid_cron(value)
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _utc_start(cls, value: Any) -> Any:
+        return utc_datetime(value)
+
+    @property
+    def dag_id(self) -> str:
+        return "hubspot_healthcheck"
+
+
 class SyncConfig(_Strict):
     """The validated, environment-resolved configuration."""
 
@@ -187,6 +221,7 @@ class SyncConfig(_Strict):
     source: str = ""
     objects: tuple[ObjectConfig, ...] = ()
     owners: OwnersConfig = OwnersConfig()
+    healthcheck: HealthcheckConfig = HealthcheckConfig()
 
     @model_validator(mode="after")
     def _unique_tables(self) -> SyncConfig:
@@ -282,13 +317,14 @@ def parse_config(
     """
     if not isinstance(document, dict):
         raise ConfigError(f"{source}: the top level must be a mapping")
-    unknown = set(document) - {"defaults", "objects", "owners", "environments"}
+    unknown = set(document) - {"defaults", "objects", "owners", "healthcheck", "environments"}
     if unknown:
         raise ConfigError(f"{source}: unknown top-level key(s): {', '.join(sorted(map(str, unknown)))}")
     document = _apply_environment(document, env, source)
     defaults = _mapping(document.get("defaults"), "defaults", source)
     objects = _mapping(document.get("objects"), "objects", source)
     owners = _mapping(document.get("owners"), "owners", source)
+    healthcheck = _mapping(document.get("healthcheck"), "healthcheck", source)
 
     resolved_objects = []
     for key, settings in objects.items():
@@ -311,6 +347,7 @@ def parse_config(
             owners=deep_merge(
                 {k: v for k, v in defaults.items() if k not in ("schedule", "full_refresh_schedule")}, owners
             ),
+            healthcheck=healthcheck,
         )
     except ValidationError as exc:
         raise ConfigError(_describe_validation_error(exc, resolved_objects, source)) from None
@@ -335,7 +372,7 @@ def _apply_environment(document: dict[str, Any], env: str | None, source: str) -
         known = ", ".join(sorted(environments)) or "none defined"
         raise ConfigError(f"{source}: environments.{env}: no such environment (known: {known})")
     overlay = _mapping(environments[env], f"environments.{env}", source)
-    unknown = set(overlay) - {"defaults", "objects", "owners"}
+    unknown = set(overlay) - {"defaults", "objects", "owners", "healthcheck"}
     if unknown:
         raise ConfigError(
             f"{source}: environments.{env}: unknown key(s): {', '.join(sorted(map(str, unknown)))}"

@@ -165,3 +165,30 @@ def config_summary(objects: list[Any]) -> str:
         "| DAG | object | destination | HubSpot connection | warehouse connection |\n|---|---|---|---|---|\n"
         + "\n".join(rows)
     )
+
+
+def healthcheck_dag_doc(config: Any, pools: list[str]) -> str:
+    """The ``doc_md`` of ``hubspot_healthcheck``."""
+    schedule = f"`{config.healthcheck.schedule}` (UTC)" if config.healthcheck.schedule else "manual only"
+    objects = [o for o in config.objects if o.enabled]
+    pool_tasks = ", ".join(f"`pool_{p}`" for p in pools) or "none"
+    return f"""# HubSpot health check
+
+Is this deployment ready to sync? Run it after deploying and after changing a connection;
+it also runs on {schedule}. It writes nothing to synced tables.
+
+| check | how |
+|---|---|
+| HubSpot token | one owners call per HubSpot connection |
+| scopes | per object, the calls its sync makes (object type, properties, search, pipelines, association labels); a 403 names the missing scope |
+| warehouse | per destination: connect, privileges on the schema or dataset, a scratch table created and dropped |
+| staging | a file written, read back and deleted under each `staging_base`; `file://` under a distributed executor is flagged |
+| pools | {pool_tasks} run in their pool (a pool that does not exist is created when the run starts; if one of these stays *scheduled*, create it in Admin > Pools) |
+| Airflow | the running version against the supported range |
+
+`report` prints one table (also its XCom) and fails naming every broken item.
+
+{config_summary(objects)}
+
+Config: `{config.source}`. More: {_link("health-check", "README: health check")}.
+"""

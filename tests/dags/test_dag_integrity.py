@@ -31,6 +31,7 @@ def test_one_dag_per_object_plus_owners(dagbag):
         "hubspot_services",
         "hubspot_owners",
         "hubspot_import",
+        "hubspot_healthcheck",
     }
 
 

@@ -10,7 +10,7 @@ this test's ``hubspot_sync.yaml`` beside the DAG file; an empty plugins folder. 
    virtualenv's site-packages and no development package importable;
 2. ``airflow dags reserialize`` (what the DAG processor does), then real ``airflow dags test``
    runs of ``hubspot_owners``, ``hubspot_deals`` and ``hubspot_companies`` (with its scoring
-   group) against the sandbox over HTTP and the embedded PostgreSQL;
+   group) against the sandbox over HTTP and the embedded PostgreSQL, then ``hubspot_healthcheck``;
 3. the rows that landed equal the sandbox's (the oracle), and the score history equals the
    one the development install (Airflow 3.3, in-process ``dag.test()``) computes for the same
    portal.
@@ -52,8 +52,16 @@ OBJECTS = {
     "companies": {"associations": ["deals"], "scoring": {"enabled": True}},
     "deals": {"associations": ["companies"]},
 }
-EXPECTED_DAGS = {"hubspot_companies", "hubspot_deals", "hubspot_owners", "hubspot_import"}
+EXPECTED_DAGS = {
+    "hubspot_companies",
+    "hubspot_deals",
+    "hubspot_owners",
+    "hubspot_import",
+    "hubspot_healthcheck",
+}
 RUN_ORDER = ("hubspot_owners", "hubspot_deals", "hubspot_companies")
+#: run after the syncs, on every minor: it must pass there too
+CHECKS = ("hubspot_healthcheck",)
 HISTORY_COLUMNS = (
     "owner_id",
     "combined_stage",
@@ -231,7 +239,7 @@ def test_wheel_parses_and_syncs_on_airflow_minor(
     assert migrated.returncode == 0, migrated.stderr[-3000:]
     serialized = run.airflow("dags", "reserialize")
     assert serialized.returncode == 0, serialized.stderr[-3000:]
-    for dag_id in RUN_ORDER:
+    for dag_id in (*RUN_ORDER, *CHECKS):
         result = run.airflow("dags", "test", dag_id)
         output = result.stdout + result.stderr
         assert result.returncode == 0 and "state=success" in output, (

@@ -216,6 +216,12 @@ class Warehouse(abc.ABC):
         """Upsert owners (HubSpot JSON); returns rows written."""
 
     @abc.abstractmethod
+    def check_access(self, scratch_suffix: str) -> list[tuple[bool, str]]:
+        """Health check (writes nothing that stays): connect, the privileges a sync needs on
+        the schema or dataset, and a scratch table ``_hubspot_healthcheck_<suffix>`` created,
+        written, read and dropped there. Returns ``(ok, note)`` pairs."""
+
+    @abc.abstractmethod
     def owner_versions(self) -> dict[int, tuple[datetime | None, bool]]:
         """``id -> (updated_at, archived)`` of the stored owners (empty before the first sync)."""
 

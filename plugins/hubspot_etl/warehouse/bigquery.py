@@ -1221,6 +1221,30 @@ class BigQueryWarehouse(Warehouse):
             ).affected
 
     # ------------------------------------------------------------------ owners
+    def check_access(self, scratch_suffix: str) -> list[tuple[bool, str]]:
+        """See :meth:`Warehouse.check_access`: a query job, the dataset, a scratch table."""
+        notes: list[tuple[bool, str]] = []
+        self._query("SELECT 1 AS ok")
+        notes.append((True, f"query jobs run in project {self.project}"))
+        try:
+            self.client.get_dataset(f"{self.project}.{self.dataset}")
+        except gexc.NotFound:
+            notes.append((True, f"dataset {self.dataset} does not exist yet: the first sync creates it"))
+            return notes
+        scratch = f"_hubspot_healthcheck_{scratch_suffix}"
+        self._query(self._create_table_ddl(scratch, (("id", "INT64"), ("note", "STRING"))))
+        try:
+            self._query(
+                f"INSERT INTO {self._t(scratch)} (id, note) VALUES (1, @note)",
+                [_p("note", "STRING", "healthcheck")],
+            )
+            read = self._query(f"SELECT note FROM {self._t(scratch)}").rows
+        finally:
+            self.client.delete_table(self._ref(scratch), not_found_ok=True)
+        ok = [r["note"] for r in read] == ["healthcheck"]
+        notes.append((ok, f"dataset {self.dataset}: scratch table created, written and dropped"))
+        return notes
+
     def owner_versions(self) -> dict[int, tuple[datetime | None, bool]]:
         """``id -> (updated_at, archived)`` of the stored owners (empty before the first sync)."""
         if not self._table_exists("owner"):

@@ -1005,6 +1005,47 @@ class PostgresWarehouse(Warehouse):
             cur.executemany(query, rows)
         return len(rows)
 
+    def check_access(self, scratch_suffix: str) -> list[tuple[bool, str]]:
+        """See :meth:`Warehouse.check_access`; the scratch table lives in one transaction."""
+        notes: list[tuple[bool, str]] = []
+        with self.connect() as conn:
+            user, database, version = conn.execute(
+                "SELECT current_user, current_database(), current_setting('server_version')"
+            ).fetchone()
+            notes.append((True, f"connected as {user} to {database} (PostgreSQL {version})"))
+            schema_exists = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)", [self.schema]
+            ).fetchone()[0]
+            if not schema_exists:
+                can_create = conn.execute(
+                    "SELECT has_database_privilege(current_database(), 'CREATE')"
+                ).fetchone()[0]
+                notes.append(
+                    (bool(can_create), f"schema {self.schema} does not exist yet: the first sync creates it")
+                    if can_create
+                    else (
+                        False,
+                        f"schema {self.schema} does not exist and {user} may not CREATE in {database}",
+                    )
+                )
+                return notes
+            usage, create = conn.execute(
+                "SELECT has_schema_privilege(%s, 'USAGE'), has_schema_privilege(%s, 'CREATE')",
+                [self.schema, self.schema],
+            ).fetchone()
+            if not (usage and create):
+                notes.append((False, f"{user} lacks USAGE and CREATE on schema {self.schema}"))
+                return notes
+            scratch = self._t(f"_hubspot_healthcheck_{scratch_suffix}")
+            conn.execute(_q("CREATE TABLE {t} (id bigint PRIMARY KEY, note text)", t=scratch))
+            conn.execute(_q("INSERT INTO {t} VALUES (1, %s)", t=scratch), ["healthcheck"])
+            read = conn.execute(_q("SELECT note FROM {t}", t=scratch)).fetchone()[0]
+            conn.execute(_q("DROP TABLE {t}", t=scratch))
+            notes.append(
+                (read == "healthcheck", f"CREATE on schema {self.schema}: scratch table created and dropped")
+            )
+        return notes
+
     def owner_versions(self) -> dict[int, tuple[datetime | None, bool]]:
         """``id -> (updated_at, archived)`` of the stored owners (empty before the first sync)."""
         with self.connect() as conn:
