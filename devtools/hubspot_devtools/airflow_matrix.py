@@ -42,7 +42,7 @@ class AirflowMinor:
 
     minor: str
     airflow: str
-    #: nothing uploaded to PyPI after this is installed: the Airflow patch's release, or for the
+    #: nothing uploaded to PyPI after this is installed: the end of the Airflow patch's release day, or for the
     #: newest minor the day its provider pins (those of requirements.txt) were released
     released: str
     providers: dict[str, str]
@@ -58,7 +58,7 @@ MINORS: dict[str, AirflowMinor] = {
         AirflowMinor(
             "3.0",
             "3.0.6",
-            "2025-08-29T16:00:00Z",
+            "2025-08-30T00:00:00Z",
             {
                 "apache-airflow-providers-postgres": "6.2.3",
                 "apache-airflow-providers-google": "17.1.0",
@@ -68,7 +68,7 @@ MINORS: dict[str, AirflowMinor] = {
         AirflowMinor(
             "3.1",
             "3.1.8",
-            "2026-03-11T19:30:00Z",
+            "2026-03-12T00:00:00Z",
             {
                 "apache-airflow-providers-postgres": "6.6.0",
                 "apache-airflow-providers-google": "20.0.0",
@@ -78,7 +78,7 @@ MINORS: dict[str, AirflowMinor] = {
         AirflowMinor(
             "3.2",
             "3.2.2",
-            "2026-05-29T05:20:00Z",
+            "2026-05-30T00:00:00Z",
             {
                 "apache-airflow-providers-postgres": "6.7.0",
                 "apache-airflow-providers-google": "22.0.0",

@@ -8,19 +8,26 @@
 2. runs every generated DAG through Airflow (``dag.test()``): full loads;
 3. mutates the sandbox: updates, a new record, archives, a merge, an association change;
 4. runs every DAG again: incremental;
-5. prints each object's run report, full and incremental.
+5. prints each object's run report, full and incremental, and the companies' score history.
 
-Needs no Docker and no accounts; ``scripts/demo.sh`` creates the virtualenv first.
+The terminal shows the demo's progress lines, the run-report tables and the score history;
+Airflow's own output (task logs, dag.test chatter) goes to ``.local/demo/airflow.log``, or to
+the terminal as well with ``--verbose``. Needs no Docker and no accounts; ``scripts/demo.sh``
+creates the virtualenv first.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import sys
 import time
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
 
 import requests
 
@@ -50,20 +57,66 @@ REPORT_COLUMNS = (
 )
 
 
+#: where :func:`say` writes: the terminal, even while Airflow's output goes to the log file
+_terminal: TextIO = sys.stdout
+
+
+def say(text: str = "") -> None:
+    """One line of the demo's own output."""
+    _terminal.write(text + "\n")
+    _terminal.flush()
+
+
+class Console:
+    """The demo's own lines go to the terminal; Airflow's output goes to a log file.
+
+    Redirection is at the file-descriptor level, so task logs written by Airflow's structlog,
+    warnings and child processes all land in the file, unless ``verbose``.
+    """
+
+    def __init__(self, log_path: Path, verbose: bool) -> None:
+        global _terminal
+        self.log_path, self.verbose = log_path, verbose
+        sys.stdout.flush()
+        _terminal = os.fdopen(os.dup(1), "w", buffering=1)
+
+    @contextlib.contextmanager
+    def airflow_output(self) -> Iterator[None]:
+        if self.verbose:
+            yield
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = os.dup(1), os.dup(2)
+        with open(self.log_path, "ab") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                os.close(saved[0])
+                os.close(saved[1])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     workdir = local.REPO_ROOT / ".local" / "demo"
     if workdir.exists() and not args.keep:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    console = Console(workdir / "airflow.log", args.verbose)
 
     from hubspot_sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal
 
     sizes = _portal_sizes(args)
-    print(f"demo: generating a portal ({sizes}, seed {args.seed}) and starting the sandbox")
+    say(f"demo: generating a portal ({sizes}, seed {args.seed}) and starting the sandbox")
     portal = generate_portal(seed=args.seed, extra_properties=args.extra_properties, owners=12, **sizes)
     sandbox_config = SandboxConfig(tokens={TOKEN: list(ALL_SCOPES)}, latency_ms=args.latency_ms)
-    print("demo: starting an embedded PostgreSQL")
+    say("demo: starting an embedded PostgreSQL")
     pg = local.start_postgres(workdir / "pg")
     bq = None
     destination: dict[str, Any] = {"type": "postgres", "conn_id": "hubspot_warehouse", "schema": "hubspot"}
@@ -71,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.warehouse == "bigquery":
         from hubspot_devtools.bigquery_emulator import start_bq_emulator
 
-        print("demo: starting the BigQuery emulator (bqemulator)")
+        say("demo: starting the BigQuery emulator (bqemulator)")
         bq = start_bq_emulator(workdir)
         destination = {
             "type": "bigquery",
@@ -101,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         os.environ.update(env)
         (workdir / "airflow").mkdir(exist_ok=True)
-        print("demo: migrating the Airflow metadata DB (SQLite)")
-        local.migrate_airflow_db(env)
+        say("demo: migrating the Airflow metadata DB (SQLite)")
+        with console.airflow_output():
+            local.migrate_airflow_db(env)
 
         # companies score last: their scoring reads fresh deals and owners
         dag_ids = [
@@ -113,22 +167,25 @@ def main(argv: list[str] | None = None) -> int:
             "hubspot_services",
         ]
         dag_ids.append("hubspot_companies")
-        full = _run_all(dag_ids, "full")
+        full = _run_all(dag_ids, "full", console)
         _mutate(sandbox.url)
-        incremental = _run_all(dag_ids, "incremental")
+        incremental = _run_all(dag_ids, "incremental", console)
         _print_reports("Full run", full)
         _print_reports("Incremental run", incremental)
         _print_score_history(bq.client() if bq else None, pg.uri)
+        _print_healthcheck(console)
         where = (
             f"BigQuery emulator {bq.url}, dataset {bq.project}.hubspot"
             if bq
             else f"{pg.uri} (schema hubspot)"
         )
-        print(f"\nwarehouse: {where}; staged parts under {workdir / 'staging'}")
+        say(f"\nwarehouse: {where}; staged parts under {workdir / 'staging'}")
         (workdir / "reports.json").write_text(
             json.dumps({"full": full, "incremental": incremental}, indent=2, default=str)
         )
-        print(f"reports written to {workdir / 'reports.json'}")
+        say(f"reports written to {workdir / 'reports.json'}")
+        if not args.verbose:
+            say(f"Airflow's own output (task logs): {console.log_path} (--verbose shows it here)")
     if bq:
         bq.stop()
     pg.stop()
@@ -155,6 +212,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--latency-ms", type=int, default=0, help="sandbox latency per request")
     parser.add_argument("--keep", action="store_true", help="keep .local/demo from a previous run")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show Airflow's own output here too (default: .local/demo/airflow.log)",
+    )
     return parser.parse_args(argv)
 
 
@@ -172,17 +234,20 @@ def _portal_sizes(args: argparse.Namespace) -> dict[str, int]:
     }
 
 
-def _run_all(dag_ids: list[str], label: str) -> dict[str, dict[str, Any]]:
+def _run_all(dag_ids: list[str], label: str, console: Console) -> dict[str, dict[str, Any]]:
     reports = {}
     for dag_id in dag_ids:
         started = time.monotonic()
-        dag_run = local.run_dag(dag_id)
+        with console.airflow_output():
+            dag_run = local.run_dag(dag_id)
         state = str(getattr(dag_run.state, "value", dag_run.state))
         task_id = "sync_owners" if dag_id == "hubspot_owners" else "finalize"
         report = local.xcom_result(dag_run, task_id) or {}
-        print(f"demo: {label} {dag_id}: {state} in {time.monotonic() - started:.1f}s")
+        say(f"demo: {label} {dag_id}: {state} in {time.monotonic() - started:.1f}s")
         if state != "success":
-            raise SystemExit(f"demo: {dag_id} failed: {local.task_states(dag_run)}")
+            raise SystemExit(
+                f"demo: {dag_id} failed: {local.task_states(dag_run)}; the task logs are in {console.log_path}"
+            )
         reports[dag_id] = report
     return reports
 
@@ -210,7 +275,7 @@ def _mutate(url: str) -> None:
     call("POST", "objects/contacts/merge", {"primaryObjectId": ids[21], "objectIdToMerge": ids[22]})
     call("PUT", f"associations/contacts/{ids[23]}/companies/{companies[1]['id']}")
     call("PATCH", f"objects/contacts/{ids[23]}", {"properties": {"jobtitle": "Champion"}})
-    print(
+    say(
         "demo: mutated the sandbox: 20 contact updates, 10 deal updates, 1 new contact, 2 archives, 1 merge, 1 association"
     )
 
@@ -228,16 +293,26 @@ def _print_score_history(bq_client: Any, pg_uri: str) -> None:
     from hubspot_devtools.views import BigQueryView, WarehouseView
 
     view = BigQueryView(bq_client, "hubspot") if bq_client else WarehouseView(pg_uri, "hubspot")
-    print("\n## Score history (hs_pipeline_score_history, companies)\n")
-    print(score_history_table(view))
+    say("\n## Score history (hs_pipeline_score_history, companies)\n")
+    say(score_history_table(view))
+
+
+def _print_healthcheck(console: Console) -> None:
+    """Run ``hubspot_healthcheck`` (what a deployment runs first) and print its table."""
+    with console.airflow_output():
+        dag_run = local.run_dag("hubspot_healthcheck")
+    report = local.xcom_result(dag_run, "report") or {}
+    state = str(getattr(dag_run.state, "value", dag_run.state))
+    say(f"\n## Health check (hubspot_healthcheck: {state})\n")
+    say(report.get("table") or f"no report; the task logs are in {console.log_path}")
 
 
 def _print_reports(title: str, reports: dict[str, dict[str, Any]]) -> None:
-    print(f"\n## {title}\n")
-    print("| " + " | ".join(name for name, _ in REPORT_COLUMNS) + " |")
-    print("|" + "---|" * len(REPORT_COLUMNS))
+    say(f"\n## {title}\n")
+    say("| " + " | ".join(name for name, _ in REPORT_COLUMNS) + " |")
+    say("|" + "---|" * len(REPORT_COLUMNS))
     for report in reports.values():
-        print("| " + " | ".join(_cell(report.get(key, "")) for _, key in REPORT_COLUMNS) + " |")
+        say("| " + " | ".join(_cell(report.get(key, "")) for _, key in REPORT_COLUMNS) + " |")
 
 
 if __name__ == "__main__":

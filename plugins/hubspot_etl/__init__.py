@@ -1,9 +1,11 @@
-"""HubSpot CRM -> PostgreSQL / BigQuery for Apache Airflow 3.
+"""HubSpot CRM -> PostgreSQL / BigQuery for Apache Airflow 3 (3.0 to 3.3).
 
-The package holds the HubSpot hook, the operators, the warehouse adapters and a local
-HubSpot sandbox. It is importable as ``hubspot_etl`` from the plugins folder or, once
-installed with ``pip install -e .``, from anywhere; the ``apache_airflow_provider`` entry
-point below makes Airflow show a "HubSpot" connection form.
+The package holds the HubSpot hook, the operators, the sync steps, the warehouse adapters,
+scoring, the config model and its packaged resources. Installed (a wheel on Composer, MWAA or
+Astronomer; editable for development) it registers two entry points: ``apache_airflow_provider``
+below, which gives Airflow a "HubSpot" connection form, and ``airflow.plugins``
+(:mod:`hubspot_etl.airflow_plugin`). The local HubSpot sandbox and the development tools live
+in the separate ``devtools/`` distribution and are never deployed.
 """
 
 from __future__ import annotations
