@@ -48,6 +48,7 @@ REPORT_COLUMNS = (
     ("seconds", "duration_s"),
     ("fetched", "records_fetched"),
     ("upserted", "records_upserted"),
+    ("changed", "records_changed"),
     ("rejects", "rejects"),
     ("api calls", "api_calls"),
     ("splits", "search_splits"),
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     console = Console(workdir / "airflow.log", args.verbose)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(workdir))  # else platformdirs warns at PostgreSQL start
 
     from hubspot_sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal
 
@@ -186,9 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         say(f"reports written to {workdir / 'reports.json'}")
         if not args.verbose:
             say(f"Airflow's own output (task logs): {console.log_path} (--verbose shows it here)")
-    if bq:
-        bq.stop()
-    pg.stop()
+    with console.airflow_output():
+        if bq:
+            bq.stop()
+        pg.stop()
     return 0
 
 
