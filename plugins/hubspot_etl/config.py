@@ -100,14 +100,37 @@ class PropertySelection(_Strict):
 
 
 class ScoringSettings(_Strict):
-    """Downstream scoring task group (see include/sql/*/scoring)."""
+    """Downstream scoring task group (docs/scoring.md)."""
 
     enabled: bool = False
     unit: Literal["companies", "deals"] = "companies"
     stage_mapping_file: str = "stage_mapping.yaml"
 
 
-class SyncSettings(_Strict):
+class _Scheduled(_Strict):
+    """What every generated DAG has: a schedule (cron, or None for manual), a start date, tags."""
+
+    schedule: str | None = None
+    start_date: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+    tags: tuple[str, ...] = ()
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str | None) -> str | None:
+        return valid_cron(value)
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _utc_start(cls, value: Any) -> Any:
+        return utc_datetime(value)
+
+    @field_validator("start_date", mode="after")
+    @classmethod
+    def _aware_start(cls, value: datetime) -> datetime:
+        return utc_datetime(value)
+
+
+class SyncSettings(_Scheduled):
     """Settings shared by every object; each object may override any of them."""
 
     hubspot_conn_id: str = "hubspot_default"
@@ -115,7 +138,6 @@ class SyncSettings(_Strict):
     staging_base: str = "file:///tmp/hubspot_staging"
     schedule: str | None = "0 * * * *"
     full_refresh_schedule: str | None = "0 3 * * 0"
-    start_date: datetime = datetime(2026, 1, 1, tzinfo=UTC)
     lookback_minutes: int = Field(default=15, ge=0, le=7 * 24 * 60)
     #: records per staged part; default by destination (see ``_default_part_size``)
     part_size: int = Field(default=0, ge=0, le=1_000_000)
@@ -127,7 +149,6 @@ class SyncSettings(_Strict):
     execution_timeout_minutes: int = Field(default=180, ge=1)
     pool: str = "hubspot_api"
     pool_slots: int = Field(default=1, ge=1)
-    tags: tuple[str, ...] = ()
     on_failure_callbacks: tuple[str, ...] = ()
     max_columns: int = Field(default=1500, ge=10, le=1590)
     lease_wait_seconds: int = Field(default=60, ge=0, le=3600)
@@ -146,15 +167,10 @@ class SyncSettings(_Strict):
             raise ValueError(f"part_size: must be at least 100 (got {self.part_size})")
         return self
 
-    @field_validator("schedule", "full_refresh_schedule")
+    @field_validator("full_refresh_schedule")
     @classmethod
-    def _valid_cron(cls, value: str | None) -> str | None:
+    def _valid_full_refresh(cls, value: str | None) -> str | None:
         return valid_cron(value)
-
-    @field_validator("start_date", mode="before")
-    @classmethod
-    def _utc_start(cls, value: Any) -> Any:
-        return utc_datetime(value)
 
 
 class ObjectConfig(SyncSettings):
@@ -191,23 +207,11 @@ class OwnersConfig(SyncSettings):
         return "hubspot_owners"
 
 
-class HealthcheckConfig(_Strict):
+class HealthcheckConfig(_Scheduled):
     """The ``hubspot_healthcheck`` DAG (README#health-check)."""
 
     enabled: bool = True
     schedule: str | None = "0 6 * * *"
-    start_date: datetime = datetime(2026, 1, 1, tzinfo=UTC)
-    tags: tuple[str, ...] = ()
-
-    @field_validator("schedule")
-    @classmethod
-    def _valid_cron(cls, value: str | None) -> str | None:
-        return valid_cron(value)
-
-    @field_validator("start_date", mode="before")
-    @classmethod
-    def _utc_start(cls, value: Any) -> Any:
-        return utc_datetime(value)
 
     @property
     def dag_id(self) -> str:
