@@ -39,7 +39,6 @@ from hubspot_devtools.airflow_matrix import (
     installed_versions,
     selected_minors,
 )
-from hubspot_devtools.bundle import build_bundles
 from hubspot_devtools.views import WarehouseView
 from hubspot_sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal
 
@@ -87,15 +86,6 @@ print("MATRIX " + json.dumps({
     "dev_packages": [m for m in ("hubspot_sandbox", "hubspot_devtools") if importlib.util.find_spec(m)],
 }))
 """
-
-
-@pytest.fixture(scope="session")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """``make bundle``'s output, built once per session."""
-    out = tmp_path_factory.mktemp("dist")
-    manifest = build_bundles(out)
-    manifest["out"] = out
-    return manifest
 
 
 @pytest.fixture(scope="session")
