@@ -9,6 +9,7 @@ names all three. The BigQuery adapter's access check runs on the emulator.
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from hubspot_devtools import local
@@ -73,7 +74,7 @@ def test_healthy_deployment_reports_every_item_and_leaves_nothing(sync_env):
         assert line in result["table"]
 
 
-def test_broken_deployment_fails_naming_every_broken_item(sync_env, monkeypatch, capfd, tmp_path):
+def test_broken_deployment_fails_naming_every_broken_item(sync_env, monkeypatch, capfd, caplog, tmp_path):
     env = sync_env
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the staging folder should be")
@@ -85,9 +86,10 @@ def test_broken_deployment_fails_naming_every_broken_item(sync_env, monkeypatch,
         "AIRFLOW_CONN_HUBSPOT_WAREHOUSE",
         json.dumps({**env.pg.airflow_connection(), "login": "nobody_healthy"}),
     )
+    caplog.set_level(logging.INFO)  # the task log reaches stdout or the log capture: read both
     capfd.readouterr()
     run = env.run("hubspot_healthcheck", expect="failed")
-    output = "".join(capfd.readouterr())
+    output = "".join(capfd.readouterr()) + caplog.text
     states = local.task_states(run)
     assert states["check"] == "success" and states["report"] == "failed", states
     assert "3 broken:" in output
