@@ -145,10 +145,16 @@ def sandbox_config() -> SandboxConfig:
     return SandboxConfig(tokens={TOKEN: list(ALL_SCOPES)}, rate_limit_max=None, search_per_second=None)
 
 
+WAREHOUSES = ("postgres", "bigquery")
+
+
 @pytest.fixture
-def warehouse_kind() -> str:
-    """The destination of ``sync_env``; parametrize a test with it to run on both warehouses."""
-    return "postgres"
+def warehouse_kind(request: pytest.FixtureRequest) -> str:
+    """The destination of ``sync_env``: ``postgres`` unless a test parametrizes it (``indirect=True``)."""
+    kind = getattr(request, "param", "postgres")
+    if kind not in WAREHOUSES:
+        raise ValueError(f"warehouse_kind must be one of {WAREHOUSES}, got {kind!r}")
+    return kind
 
 
 @pytest.fixture
@@ -174,6 +180,9 @@ def sync_env(
             warehouse=warehouse_kind,
             bq=request.getfixturevalue("local_bq") if warehouse_kind == "bigquery" else None,
         )
+        requested = getattr(getattr(request.node, "callspec", None), "params", {}).get("warehouse_kind")
+        if requested is not None and env.warehouse != requested:  # never a silent fallback again
+            pytest.fail(f"the test asked for warehouse {requested!r} but sync_env built {env.warehouse!r}")
         env.write_config()
         monkeypatch.setenv("HUBSPOT_ETL_CONFIG", str(env.config_path))
         monkeypatch.setenv("HUBSPOT_ETL_ENV", "")
