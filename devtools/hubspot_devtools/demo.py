@@ -38,7 +38,8 @@ OBJECTS: dict[str, Any] = {
     "companies": {"associations": ["contacts", "deals"], "scoring": {"enabled": True}},
     "deals": {"associations": ["companies", "contacts"]},
     "tickets": {"associations": ["contacts"]},
-    "services": {"associations": ["contacts"]},
+    # the sandbox's custom object; a bare "services" would also mean HubSpot's Services (0-162)
+    "services": {"object_type": "p12345678_services", "associations": ["contacts"]},
 }
 TOKEN = "demo-sandbox-token"
 REPORT_COLUMNS = (

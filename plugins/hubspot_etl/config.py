@@ -44,7 +44,18 @@ PACKAGED_SOURCE = f"{CONFIG_FILE_NAME} (packaged default)"
 ENVIRONMENT_ENV_VAR = "HUBSPOT_ETL_ENV"
 
 _OBJECT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,60}$")
+_FULLY_QUALIFIED = re.compile(r"^p\d+_")
 _OBJECT_TYPE_ID = re.compile(r"^[02]-\d+$")
+
+
+def _unambiguous(name: str) -> str:
+    """``name`` unless it can mean both a standard and a custom object (hooks.object_types)."""
+    from hubspot_etl.hooks.object_types import ambiguity
+
+    problem = ambiguity(name)
+    if problem:
+        raise ValueError(problem)
+    return name
 
 
 class ConfigError(ValueError):
@@ -194,7 +205,26 @@ class ObjectConfig(SyncSettings):
             raise ValueError(
                 "must be an object name (contacts, p123_meters) or an objectTypeId (0-1, 2-1001)"
             )
-        return value
+        return _unambiguous(value)
+
+    @field_validator("associations")
+    @classmethod
+    def _association_targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_unambiguous(target) for target in value)
+
+    @property
+    def planned_table(self) -> str | None:
+        """The object's table where the config alone decides it (a standard object or a custom
+        fullyQualifiedName); None for a custom objectTypeId or name, resolved when it runs."""
+        from hubspot_etl.hooks.object_types import standard_object_type
+        from hubspot_etl.warehouse.naming import table_name_for_object
+
+        standard = standard_object_type(self.object_type)
+        if standard:
+            return table_name_for_object(standard["name"])
+        if _FULLY_QUALIFIED.match(self.object_type):
+            return table_name_for_object(self.object_type)
+        return None
 
 
 class OwnersConfig(SyncSettings):
@@ -229,13 +259,23 @@ class SyncConfig(_Strict):
 
     @model_validator(mode="after")
     def _unique_tables(self) -> SyncConfig:
+        """No two objects sync the same object type, or into the same table of one destination."""
         seen: dict[str, str] = {}
+        tables: dict[tuple[str, str, str, str], str] = {}
         for obj in self.objects:
             if obj.object_type in seen:
                 raise ValueError(
                     f"objects.{obj.key}.object_type: {obj.object_type!r} is already synced by objects.{seen[obj.object_type]}"
                 )
             seen[obj.object_type] = obj.key
+            d = obj.destination
+            place = (d.type, d.conn_id, d.schema_name, obj.planned_table or f"?{obj.key}")
+            if place in tables:
+                raise ValueError(
+                    f"objects.{obj.key}: its table {place[3]!r} in {d.schema_name} is also that of "
+                    f"objects.{tables[place]}; give one of them another destination schema"
+                )
+            tables[place] = obj.key
         return self
 
     def object(self, key: str) -> ObjectConfig:
@@ -402,5 +442,6 @@ def _describe_validation_error(exc: ValidationError, objects: list[dict[str, Any
         if len(loc) >= 2 and loc[0] == "objects" and isinstance(loc[1], int):
             loc = ["objects", objects[loc[1]]["key"], *loc[2:]]
         key = ".".join("schema" if part == "schema_name" else str(part) for part in loc)
-        lines.append(f"{key}: {error['msg']}")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{key}: {message}" if key else message)
     return f"{source}: invalid configuration:\n  " + "\n  ".join(lines)

@@ -123,3 +123,15 @@ def test_each_dag_documents_itself_for_its_users(dagbag):
         assert expected in deals, expected
     assert "`scoring` group" in dagbag.dags["hubspot_companies"].doc_md
     assert "owner" in dagbag.dags["hubspot_owners"].doc_md
+
+
+def test_an_ambiguous_object_name_fails_dag_parsing_with_the_fix(tmp_path, monkeypatch):
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    config = tmp_path / "hubspot_sync.yaml"
+    config.write_text("objects:\n  services:\n    associations: [contacts]\n")
+    monkeypatch.setenv("HUBSPOT_ETL_CONFIG", str(config))
+    bag = BundleDagBag(dag_folder=str(REPO / "dags"), bundle_path=REPO / "dags")
+    errors = "\n".join(str(e) for e in bag.import_errors.values())
+    assert "objects.services.object_type" in errors and "0-162" in errors and "fullyQualifiedName" in errors
+    assert "hubspot_services" not in bag.dag_ids

@@ -31,7 +31,8 @@ DEFAULT_OBJECTS: dict[str, Any] = {
     "companies": {"associations": ["contacts", "deals"]},
     "deals": {"associations": ["companies", "contacts"]},
     "tickets": {"associations": ["contacts"]},
-    "services": {"associations": ["contacts"]},
+    # the sandbox's custom object; a bare "services" would also mean HubSpot's Services (0-162)
+    "services": {"object_type": "p12345678_services", "associations": ["contacts"]},
 }
 
 

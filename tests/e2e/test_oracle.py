@@ -35,11 +35,12 @@ def assert_warehouse_equals_sandbox(env) -> None:
         for name, snap in snapshots.items()
     }
     for name, snap in snapshots.items():
-        table = table_name_for_object(name)
-        problems += check_object(view, snap, table, name)
+        object_type = env.objects[name].get("object_type", name)  # a custom object's tables: its own name
+        table = table_name_for_object(object_type)
+        problems += check_object(view, snap, table, object_type)
         for target in env.objects[name].get("associations", []):
             problems += check_associations(
-                view, snap, association_table_name(name, target), target, live[name], live[target]
+                view, snap, association_table_name(object_type, target), target, live[name], live[target]
             )
     for name in sorted({"deals", "tickets"} & set(env.objects)):
         pipelines = env.api(f"/crm/v3/pipelines/{name}")["results"]

@@ -445,3 +445,22 @@ def test_count_matches_live_records_with_one_search_call(srv):
     assert hook.count("contacts") == len(active_ids(srv, "contacts"))
     assert hook.count("deals") == len(active_ids(srv, "deals"))
     assert hook.stats.as_dict()["calls"]["objects.search"] == 2
+
+
+def test_a_custom_object_named_like_a_standard_one_never_resolves_silently(srv: Any) -> None:
+    """The sandbox's custom ``services`` (2-1001) shares its name with HubSpot's Services (0-162)."""
+    hook = make_hook(srv)
+    with pytest.raises(err.HubSpotObjectTypeError) as info:
+        hook.resolve_object_type("services")
+    for named in ("2-1001", "p12345678_services", "0-162"):
+        assert named in str(info.value)
+    by_fqn = hook.resolve_object_type("p12345678_services")
+    assert by_fqn == hook.resolve_object_type("2-1001")
+    assert by_fqn["custom"] and by_fqn["object_type_id"] == "2-1001"
+    assert by_fqn["name"] == "p12345678_services"  # its tables are "services", not the standard "service"
+    assert hook.resolve_object_type("0-162") == {
+        "name": "services",
+        "object_type_id": "0-162",
+        "fully_qualified_name": "services",
+        "custom": False,
+    }

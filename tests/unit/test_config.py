@@ -99,3 +99,40 @@ def test_missing_file_and_bad_yaml_are_clear(tmp_path):
     bad.write_text("objects: {deals: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+@pytest.mark.parametrize(
+    ("document", "key", "standard_id"),
+    [
+        ({"objects": {"services": {}}}, "objects.services.object_type", "0-162"),
+        ({"objects": {"mine": {"object_type": "Listings"}}}, "objects.mine.object_type", "0-420"),
+        (
+            {"objects": {"contacts": {"associations": ["appointments"]}}},
+            "objects.contacts.associations",
+            "0-421",
+        ),
+    ],
+)
+def test_a_name_that_can_mean_two_objects_fails_naming_the_standard_id(document, key, standard_id):
+    with pytest.raises(ConfigError) as error:
+        parse_config(document, source="sync.yaml")
+    text = str(error.value)
+    assert key in text and standard_id in text and "fullyQualifiedName" in text and "objectTypeId" in text
+
+
+def test_unambiguous_spellings_are_accepted_and_tables_never_collide():
+    config = parse_config(
+        {
+            "objects": {
+                "services": {"object_type": "p12345678_services"},
+                "hs_services": {"object_type": "0-162"},
+            }
+        }
+    )
+    assert [o.planned_table for o in config.objects] == ["services", "service"]
+    with pytest.raises(ConfigError, match="its table 'contact' in hubspot is also that of objects.people"):
+        parse_config({"objects": {"people": {"object_type": "0-1"}, "contacts": {}}})
+    # another schema: no collision
+    parse_config(
+        {"objects": {"people": {"object_type": "0-1", "destination": {"schema": "other"}}, "contacts": {}}}
+    )

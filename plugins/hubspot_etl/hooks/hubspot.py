@@ -551,33 +551,43 @@ class HubSpotHook(BaseHook):
         return self._request("associations.labels", "GET", path).get("results", [])
 
     def resolve_object_type(self, name_or_id: str) -> dict:
-        """Resolve a standard or custom object type.
+        """Resolve a standard or custom object type, never ambiguously.
 
-        Returns ``{"name", "object_type_id", "fully_qualified_name", "custom"}``.
-        ``0-N`` ids resolve from the fixed standard table without a call. Anything else is first
-        matched against the custom-object schemas (``name``, ``fullyQualifiedName``,
-        ``objectTypeId``; fetched once per hook), because a portal's custom object may share a name
-        with a newer standard object (e.g. ``services``); then against the standard table. If the
+        Returns ``{"name", "object_type_id", "fully_qualified_name", "custom"}``. ``0-N`` ids
+        resolve from the fixed standard table without a call; a custom ``fullyQualifiedName``
+        (``p123_meters``) or objectTypeId (``2-1001``) from the custom-object schemas (fetched
+        once per hook). A bare name is looked up in both: one that names a custom object and a
+        standard one (HubSpot's object library adds Services, Courses, Listings and
+        Appointments to portals that may already have a custom object of that name) raises,
+        naming both ids. A custom object whose name is a standard name is named by its
+        ``fullyQualifiedName``, so its tables never collide with the standard object's. If the
         token may not read schemas (403), the standard table alone decides.
         """
         wanted = str(name_or_id).strip()
         standard = standard_object_type(wanted)
         if standard and wanted.startswith("0-"):
             return standard
-        for schema in self._custom_schemas():
-            keys = (
-                schema.get("name"),
-                schema.get("fullyQualifiedName"),
-                schema.get("objectTypeId"),
-                schema.get("id"),
-            )
-            if wanted.lower() in {str(k).lower() for k in keys if k}:
-                return {
-                    "name": schema.get("name"),
-                    "object_type_id": schema.get("objectTypeId") or schema.get("id"),
-                    "fully_qualified_name": schema.get("fullyQualifiedName"),
-                    "custom": True,
-                }
+        matches = [schema for schema in self._custom_schemas() if _schema_matches(schema, wanted)]
+        if matches:
+            schema = matches[0]
+            custom = {
+                "name": schema.get("name"),
+                "object_type_id": schema.get("objectTypeId") or schema.get("id"),
+                "fully_qualified_name": schema.get("fullyQualifiedName"),
+                "custom": True,
+            }
+            by_name_only = wanted.lower() == str(schema.get("name") or "").lower()
+            if standard and by_name_only:
+                raise HubSpotObjectTypeError(
+                    f"object type {wanted!r} is ambiguous: it names the custom object "
+                    f"{custom['object_type_id']} ({custom['fully_qualified_name']}) and HubSpot's "
+                    f"{standard['name']} object {standard['object_type_id']}; set object_type to "
+                    f"{custom['fully_qualified_name']!r} or {custom['object_type_id']!r} for the custom "
+                    f"object, or {standard['object_type_id']!r} for HubSpot's"
+                )
+            if standard_object_type(str(custom["name"])) and custom["fully_qualified_name"]:
+                custom["name"] = custom["fully_qualified_name"]  # its own tables, never the standard's
+            return custom
         if standard:
             return standard
         raise HubSpotObjectTypeError(f"unknown object type {name_or_id!r} (not standard, no custom schema)")
@@ -1079,6 +1089,16 @@ def _param_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _schema_matches(schema: dict, wanted: str) -> bool:
+    keys = (
+        schema.get("name"),
+        schema.get("fullyQualifiedName"),
+        schema.get("objectTypeId"),
+        schema.get("id"),
+    )
+    return wanted.lower() in {str(k).lower() for k in keys if k}
 
 
 def _retry_after_seconds(headers: Any) -> float | None:

@@ -38,6 +38,10 @@ STANDARD_OBJECT_TYPES: dict[str, str] = {
 }
 STANDARD_BY_ID: dict[str, str] = {v: k for k, v in STANDARD_OBJECT_TYPES.items()}
 
+#: standard objects that HubSpot's object library activates in a portal later, under a name an
+#: existing custom object of that portal may already have: a bare name is ambiguous
+LIBRARY_OBJECTS: frozenset[str] = frozenset({"services", "courses", "listings", "appointments"})
+
 #: singular spellings accepted by :func:`standard_object_type`
 _ALIASES: dict[str, str] = {
     "contact": "contacts",
@@ -71,6 +75,19 @@ def standard_object_type(name_or_id: str) -> dict | None:
     else:
         return None
     return {"name": name, "object_type_id": type_id, "fully_qualified_name": name, "custom": False}
+
+
+def ambiguity(name: str) -> str | None:
+    """Why a bare configured name is ambiguous (None if it is not); names the standard id."""
+    key = str(name).strip().lower()
+    if key not in LIBRARY_OBJECTS:
+        return None
+    type_id = STANDARD_OBJECT_TYPES[key]
+    return (
+        f"{name!r} can mean HubSpot's {key} object ({type_id}) or a custom object named {key}: "
+        f"write {type_id!r} for HubSpot's, or the custom object's fullyQualifiedName (p<portal id>_{key}) "
+        "or objectTypeId (2-...) from Settings > Data model"
+    )
 
 
 def last_modified_property(object_type: str) -> str:
