@@ -6,9 +6,8 @@ associations, pipelines, stages and owners. Real Airflow runs, real HTTP, real P
 from __future__ import annotations
 
 import pytest
-from hubspot_etl.warehouse.naming import association_table_name, table_name_for_object
 
-from tests.support.oracle import check_associations, check_object, check_owners, check_pipelines
+from tests.support.oracle import warehouse_problems
 
 OBJECT_DAGS = [
     "hubspot_contacts",
@@ -27,29 +26,7 @@ def run_all(env, **params):
 
 
 def assert_warehouse_equals_sandbox(env) -> None:
-    problems: list[str] = []
-    view = env.view
-    snapshots = {name: env.snapshot(name) for name in env.objects}
-    live = {
-        name: {int(r["id"]) for r in snap["records"] if not r.get("archived")}
-        for name, snap in snapshots.items()
-    }
-    for name, snap in snapshots.items():
-        object_type = env.objects[name].get("object_type", name)  # a custom object's tables: its own name
-        table = table_name_for_object(object_type)
-        problems += check_object(view, snap, table, object_type)
-        for target in env.objects[name].get("associations", []):
-            problems += check_associations(
-                view, snap, association_table_name(object_type, target), target, live[name], live[target]
-            )
-    for name in sorted({"deals", "tickets"} & set(env.objects)):
-        pipelines = env.api(f"/crm/v3/pipelines/{name}")["results"]
-        problems += check_pipelines(view, pipelines, table_name_for_object(name))
-    owners = (
-        env.api("/crm/v3/owners?limit=500")["results"]
-        + env.api("/crm/v3/owners?limit=500&archived=true")["results"]
-    )
-    problems += check_owners(view, owners)
+    problems = warehouse_problems(env)
     assert not problems, "warehouse differs from the sandbox:\n" + "\n".join(problems)
 
 

@@ -212,3 +212,38 @@ def check_owners(view: WarehouseView, owners: list[dict[str, Any]]) -> list[str]
     if len(rows) != len(owners):
         problems.append(f"owner: {len(rows)} rows, HubSpot has {len(owners)} owners")
     return problems
+
+
+def warehouse_problems(env: Any, owners: bool = True) -> list[str]:
+    """Every mismatch between an e2e ``SyncEnv``'s warehouse and its sandbox, over the
+    configured objects: records and values, deletes, merges, associations, pipelines, and
+    (``owners``, when the test syncs them) owners."""
+    from hubspot_etl.warehouse.naming import association_table_name, table_name_for_object
+
+    problems: list[str] = []
+    view = env.view
+    snapshots = {name: env.snapshot(name) for name in env.objects}
+    live = {
+        name: {int(r["id"]) for r in snap["records"] if not r.get("archived")}
+        for name, snap in snapshots.items()
+    }
+    for name, snap in snapshots.items():
+        object_type = env.objects[name].get("object_type", name)  # a custom object's tables: its own name
+        table = table_name_for_object(object_type)
+        problems += check_object(view, snap, table, object_type)
+        for target in env.objects[name].get("associations", []):
+            if target not in live:
+                continue  # the target object is not synced here: nothing to compare
+            problems += check_associations(
+                view, snap, association_table_name(object_type, target), target, live[name], live[target]
+            )
+    for name in sorted({"deals", "tickets"} & set(env.objects)):
+        pipelines = env.api(f"/crm/v3/pipelines/{name}")["results"]
+        problems += check_pipelines(view, pipelines, table_name_for_object(name))
+    if owners:
+        owners_in_hubspot = (
+            env.api("/crm/v3/owners?limit=500")["results"]
+            + env.api("/crm/v3/owners?limit=500&archived=true")["results"]
+        )
+        problems += check_owners(view, owners_in_hubspot)
+    return problems

@@ -51,6 +51,8 @@ ALWAYS_EXTRACTED = (
     "hs_lastmodifieddate",
 )
 OBJECTS_WITH_PIPELINES = frozenset({"deals", "tickets"})
+#: what the archived listing of an incremental run reads: ids, and archived survivors' merges
+MERGE_LISTING_PROPERTIES = ("hs_object_id", "hs_merged_object_ids")
 BATCH_READ_SIZE = 100
 ASSOCIATION_CHUNK = 5_000
 
@@ -566,7 +568,9 @@ def reconcile(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) 
       batch-read with ``archived=true`` and loaded, so their last values are kept too;
     - restored: rows the warehouse holds as archived that HubSpot lists again are re-read
       and loaded live, which clears their flags;
-    - merged: ids listed in an extracted survivor's ``hs_merged_object_ids``;
+    - merged: ids listed in the ``hs_merged_object_ids`` of an extracted or archived survivor,
+      resolved to the final survivor across runs (A into B, later B into C: A -> C); their
+      associations follow the survivor;
     - purged (complete full runs only): warehouse ids HubSpot neither lists, archives nor
       merged. Only rows synced before this extract started are candidates, so a record
       loaded by a concurrent incremental run is never mistaken for a purged one.
@@ -574,11 +578,13 @@ def reconcile(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) 
     deletes = {"archived": 0, "merged": 0, "purged": 0, "restored": 0}
     result: dict[str, Any] = {"deletes": deletes, "api_calls": {}, "purge_check": "skipped"}
     hook = ctx.hook()
-    merged_into = _merged_map(manifest["parts"])
     # A full run lists the archived records with their properties (a first full load must load
-    # them all); an incremental run lists ids only and batch-reads the few it has not seen.
+    # them all); an incremental run lists ids and merge lists only, and batch-reads the few it
+    # has not seen. Archived survivors' ``hs_merged_object_ids`` count too: a record merged into
+    # one that was archived later is merged, never purged.
     full_listing = plan["mode"] == FULL and not plan["dry_run"]
     listing = _ArchivedListing(ctx, hook, plan, with_properties=full_listing)
+    merged_into = {**_merged_map(manifest["parts"]), **listing.merged}
     archived = listing.ids
     if plan["dry_run"]:
         deletes["merged"], deletes["archived"] = len(merged_into), len(archived)
@@ -604,10 +610,7 @@ def reconcile(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) 
         )
         # archived earlier, and now neither archived nor live: purged from the recycle bin
         marks: list[tuple[int, str, str | None, int | None]] = [(i, "purged", None, None) for i in gone]
-        live = warehouse.live_ids(object_name)
-        for record_id, survivor in merged_into.items():
-            if record_id in live:
-                marks.append((record_id, "merged", None, survivor))
+        marks += _merge_marks(merged_into, warehouse.merge_targets(object_name))
         if plan["mode"] == FULL and manifest["complete"]:
             listed = set(_ids_in_parts(manifest["parts"]))
             candidates = warehouse.live_ids(
@@ -630,6 +633,41 @@ def reconcile(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) 
     return result
 
 
+def resolve_merge_chains(merged_into: dict[int, int]) -> dict[int, int]:
+    """``merged id -> final survivor``: A merged into B, later B into C, gives A -> C.
+
+    A cycle (which HubSpot cannot produce) ends at the last id before it repeats.
+    """
+    final: dict[int, int] = {}
+    for record_id in merged_into:
+        seen = {record_id}
+        survivor = merged_into[record_id]
+        while survivor in merged_into and merged_into[survivor] not in seen:
+            seen.add(survivor)
+            survivor = merged_into[survivor]
+        final[record_id] = survivor
+    return final
+
+
+def _merge_marks(
+    merged_into: dict[int, int], stored: dict[int, int]
+) -> list[tuple[int, str, str | None, int | None]]:
+    """Merge flags to write: every merged id whose stored survivor is not its final one.
+
+    ``merged_into`` comes from this run's survivors (and archived survivors), ``stored`` from
+    the warehouse's earlier merges; together they resolve chains across runs, so an id merged
+    into a record that is itself merged away later points at the final survivor, on an
+    incremental run and on a full load alike. Ids merged before they were ever synced get a
+    tombstone row, so every merged id maps to its survivor.
+    """
+    final = resolve_merge_chains({**stored, **merged_into})
+    return [
+        (record_id, "merged", None, survivor)
+        for record_id, survivor in sorted(final.items())
+        if stored.get(record_id) != survivor and record_id != survivor
+    ]
+
+
 class _ArchivedListing:
     """HubSpot's archived records of one object type (the list has no time filter).
 
@@ -640,18 +678,26 @@ class _ArchivedListing:
     def __init__(self, ctx: StepContext, hook: Any, plan: dict[str, Any], *, with_properties: bool) -> None:
         self.ctx, self.plan = ctx, plan
         self.ids: dict[int, str | None] = {}
+        self.merged: dict[int, int] = {}
         self.parts: list[Any] = []
-        properties = plan["properties"] if with_properties else ["hs_object_id"]
+        properties = plan["properties"] if with_properties else list(MERGE_LISTING_PROPERTIES)
         pages = hook.iter_objects(plan["api_type"], properties=properties, archived=True)
         if not with_properties:
             for page in pages:
-                self.ids.update((int(r["id"]), r.get("archivedAt")) for r in page)
+                self._note(page)
             return
         with _part_writer(ctx, "listing-archived") as writer:
             for page in pages:
-                self.ids.update((int(r["id"]), r.get("archivedAt")) for r in page)
+                self._note(page)
                 writer.write_many(page)
         self.parts = writer.parts
+
+    def _note(self, page: list[dict[str, Any]]) -> None:
+        for record in page:
+            record_id = int(record["id"])
+            self.ids[record_id] = record.get("archivedAt")
+            value = (record.get("properties") or {}).get("hs_merged_object_ids")
+            self.merged.update((merged, record_id) for merged in _merged_ids(value, record_id))
 
     def load(self, warehouse: Any, wanted: set[int]) -> int:
         """Load the listed records whose id is in ``wanted``; returns how many were loaded."""
@@ -693,11 +739,18 @@ def _merged_map(parts: list[dict[str, Any]]) -> dict[int, int]:
     merged: dict[int, int] = {}
     for part in parts:
         for survivor, value in read_part_index(part)["merged"].items():
-            for token in value.split(";"):
-                token = token.strip()
-                if token.isdigit() and int(token) != int(survivor):
-                    merged[int(token)] = int(survivor)
+            merged.update((i, int(survivor)) for i in _merged_ids(value, int(survivor)))
     return merged
+
+
+def _merged_ids(value: Any, survivor: int) -> list[int]:
+    """The ids of a ``hs_merged_object_ids`` value (``"12;34"``), without the survivor itself."""
+    ids = []
+    for token in str(value or "").split(";"):
+        token = token.strip()
+        if token.isdigit() and int(token) != survivor:
+            ids.append(int(token))
+    return ids
 
 
 # --------------------------------------------------------------------------- finalize

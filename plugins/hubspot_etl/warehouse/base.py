@@ -187,6 +187,10 @@ class Warehouse(abc.ABC):
         """``id -> deletion kind`` (``None`` for live rows) of every row of the object."""
 
     @abc.abstractmethod
+    def merge_targets(self, object_name: str) -> dict[int, int]:
+        """``id -> merged_into_id`` of the rows flagged merged (empty before the first sync)."""
+
+    @abc.abstractmethod
     def follow_merges_and_deletes(
         self, object_name: str, merged_into: Mapping[int, int], deleted: Sequence[int]
     ) -> int:

