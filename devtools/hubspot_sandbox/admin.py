@@ -130,6 +130,37 @@ def admin_routes(server: SandboxServer) -> list[Route]:
     def add_owner(req: Request) -> Response:
         return ok(p().add_owner(_body(req)), 201)
 
+    def define_label(req: Request) -> Response:
+        body = _body(req)
+        if not body.get("label"):
+            raise PortalError(400, "VALIDATION_ERROR", "label is required")
+        return ok(
+            p().define_label(
+                req.args[0],
+                req.args[1],
+                body["label"],
+                body.get("inverseLabel"),
+                body.get("category", "USER_DEFINED"),
+            ),
+            201,
+        )
+
+    def rename_label(req: Request) -> Response:
+        body = _body(req)
+        return ok(p().rename_label(req.args[0], req.args[1], int(req.args[2]), str(body.get("label"))))
+
+    def add_pipeline(req: Request) -> Response:
+        return ok(p().add_pipeline(req.args[0], _body(req)), 201)
+
+    def change_pipeline(req: Request) -> Response:
+        return ok(p().change_pipeline(req.args[0], req.args[1], _body(req)))
+
+    def add_stage(req: Request) -> Response:
+        return ok(p().add_stage(req.args[0], req.args[1], _body(req)), 201)
+
+    def change_stage(req: Request) -> Response:
+        return ok(p().change_pipeline(req.args[0], req.args[1], _body(req), stage_id=req.args[2]))
+
     r = re.compile
     return [
         Route("GET", r("/_sandbox/health"), "admin.health", health),
@@ -155,4 +186,17 @@ def admin_routes(server: SandboxServer) -> list[Route]:
         ),
         Route("POST", r(f"/_sandbox/properties/{_SEG}"), "admin.add_property", add_property),
         Route("POST", r("/_sandbox/owners"), "admin.add_owner", add_owner),
+        Route("POST", r(f"/_sandbox/association-labels/{_SEG}/{_SEG}"), "admin.define_label", define_label),
+        Route(
+            "PATCH",
+            r(f"/_sandbox/association-labels/{_SEG}/{_SEG}/{_SEG}"),
+            "admin.rename_label",
+            rename_label,
+        ),
+        Route("POST", r(f"/_sandbox/pipelines/{_SEG}"), "admin.add_pipeline", add_pipeline),
+        Route("PATCH", r(f"/_sandbox/pipelines/{_SEG}/{_SEG}"), "admin.change_pipeline", change_pipeline),
+        Route("POST", r(f"/_sandbox/pipelines/{_SEG}/{_SEG}/stages"), "admin.add_stage", add_stage),
+        Route(
+            "PATCH", r(f"/_sandbox/pipelines/{_SEG}/{_SEG}/stages/{_SEG}"), "admin.change_stage", change_stage
+        ),
     ]

@@ -313,6 +313,107 @@ class Portal:
                 t, f, inverse_type_id, category, inverse_label, type_id
             )
 
+    def define_label(
+        self,
+        from_type: str,
+        to_type: str,
+        label: str,
+        inverse_label: str | None = None,
+        category: str = "USER_DEFINED",
+    ) -> dict[str, Any]:
+        """A new labelled association type pair (next free type ids), as HubSpot's settings create it."""
+        with self.lock:
+            used = self._all_type_ids()
+            first = max([FIRST_AUTO_TYPE_ID - 1, *used]) + 1
+            f = self.object_type(from_type).object_type_id
+            t = self.object_type(to_type).object_type_id
+            second = first + 1 if f != t else first
+            self.add_label_pair(f, t, first, second, category, label, inverse_label or label)
+            return {"typeId": first, "inverseTypeId": second, "category": category, "label": label}
+
+    def rename_label(self, from_type: str, to_type: str, type_id: int, label: str) -> dict[str, Any]:
+        """Rename one direction of a user-defined association type (existing links keep the type)."""
+        with self.lock:
+            f = self.object_type(from_type).object_type_id
+            t = self.object_type(to_type).object_type_id
+            old = self.labels.get((f, t), {}).get(int(type_id))
+            if old is None or old.category == "HUBSPOT_DEFINED":
+                raise _bad(f"no user-defined association type {type_id} for {f} -> {t}")
+            self.labels[(f, t)][old.type_id] = LabelDef(
+                f, t, old.type_id, old.category, label, old.inverse_type_id
+            )
+            return self.labels[(f, t)][old.type_id].wire()
+
+    def add_pipeline(self, object_type: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """Create a pipeline (with its stages), as a HubSpot admin does in settings."""
+        from .loader import normalize_pipeline
+
+        with self.lock:
+            ot = self.object_type(object_type)
+            _, ms = self._now()
+            pipeline = normalize_pipeline({"createdAt": ms, **spec}, "pipeline", ot.name)
+            pipes = self.pipelines.setdefault(ot.object_type_id, [])
+            if any(p["id"] == pipeline["id"] for p in pipes):
+                raise _bad(f"pipeline {pipeline['id']} already exists")
+            pipes.append(pipeline)
+            return dict(pipeline)
+
+    def change_pipeline(
+        self, object_type: str, pipeline_id: str, changes: dict[str, Any], stage_id: str | None = None
+    ) -> dict[str, Any]:
+        """Relabel, reorder or archive/unarchive a pipeline, or one of its stages."""
+        with self.lock:
+            pipeline = self._pipeline(object_type, pipeline_id)
+            target = pipeline
+            if stage_id is not None:
+                target = next((s for s in pipeline["stages"] if s["id"] == str(stage_id)), None)
+                if target is None:
+                    raise _not_found(f"stage {stage_id} not found in pipeline {pipeline_id}")
+            unknown = set(changes) - {"label", "displayOrder", "archived", "metadata"}
+            if unknown:
+                raise _bad(f"unknown pipeline fields: {sorted(unknown)}")
+            _, ms = self._now()
+            for key in ("label", "displayOrder"):
+                if key in changes:
+                    target[key] = changes[key]
+            if "metadata" in changes:
+                target["metadata"] = {
+                    **target.get("metadata", {}),
+                    **{k: str(v) for k, v in changes["metadata"].items()},
+                }
+            if "archived" in changes:
+                target["archived"] = bool(changes["archived"])
+                if target["archived"]:
+                    target["archivedAt"] = iso_ms(ms)
+                else:
+                    target.pop("archivedAt", None)
+            target["updatedAt"] = iso_ms(ms)
+            return dict(target)
+
+    def add_stage(self, object_type: str, pipeline_id: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """Add a stage to a pipeline."""
+        from .loader import normalize_pipeline
+
+        with self.lock:
+            pipeline = self._pipeline(object_type, pipeline_id)
+            if any(s["id"] == str(spec.get("id")) for s in pipeline["stages"]):
+                raise _bad(f"stage {spec.get('id')} already exists in pipeline {pipeline_id}")
+            _, ms = self._now()
+            ot = self.object_type(object_type)
+            stage = normalize_pipeline({"id": "x", "createdAt": ms, "stages": [spec]}, "stage", ot.name)[
+                "stages"
+            ][0]
+            pipeline["stages"].append(stage)
+            pipeline["updatedAt"] = iso_ms(ms)
+            return dict(stage)
+
+    def _pipeline(self, object_type: str, pipeline_id: str) -> dict[str, Any]:
+        ot = self.object_type(object_type)
+        for pipeline in self.pipelines.get(ot.object_type_id, []):
+            if pipeline["id"] == str(pipeline_id):
+                return pipeline
+        raise _not_found(f"pipeline {pipeline_id} not found")
+
     def _all_type_ids(self) -> set[int]:
         return {tid for defs in self.labels.values() for tid in defs}
 

@@ -42,7 +42,9 @@ def rows_by_id(env: Any, table: str) -> dict[int, dict[str, Any]]:
 
 
 def merge(env: Any, object_type: str, survivor: str, merged: str) -> None:
-    env.admin("POST", f"objects/{object_type}/merge", {"primaryObjectId": survivor, "objectIdToMerge": merged})
+    env.admin(
+        "POST", f"objects/{object_type}/merge", {"primaryObjectId": survivor, "objectIdToMerge": merged}
+    )
 
 
 def sync(env: Any, *dag_ids: str, **params: Any) -> None:
@@ -89,3 +91,46 @@ def test_a_merge_into_a_survivor_archived_later_stays_a_merge(sync_env):
     assert report["deletes"]["purged"] == 0
     assert rows_by_id(env, "contact")[int(x)]["_deletion_kind"] == "merged"
     assert_exact(env, "a full load")
+
+
+@BOTH
+def test_archived_pipelines_and_stages_land_true_to_hubspot(sync_env):
+    env = sync_env
+    env.write_config({"deals": {}})
+    pipelines = env.api("/crm/v3/pipelines/deals")["results"]
+    first, second = pipelines[0], pipelines[1]
+    # archived before the first sync: must land anyway, flagged, with archived_at
+    env.admin("PATCH", f"pipelines/deals/{second['id']}", {"archived": True})
+    env.admin(
+        "PATCH", f"pipelines/deals/{first['id']}/stages/{first['stages'][-1]['id']}", {"archived": True}
+    )
+    env.admin(
+        "POST",
+        "pipelines/deals",
+        {
+            "id": "partners",
+            "label": "Partners",
+            "stages": [{"id": "p1", "label": "Intro", "metadata": {"probability": "0.1"}}],
+        },
+    )
+    env.run("hubspot_deals")
+    assert_exact(env, "the first sync")
+    heads = {r["id"]: r for r in env.view.rows("deal_pipeline")}
+    assert heads[second["id"]]["archived"] and heads[second["id"]]["archived_at"] is not None
+    assert not heads["partners"]["archived"]
+
+    # archived, relabelled and added later: the next incremental run has it all
+    env.admin("PATCH", "pipelines/deals/partners", {"archived": True})
+    env.admin(
+        "PATCH",
+        f"pipelines/deals/{first['id']}/stages/{first['stages'][0]['id']}",
+        {"label": "Renamed stage"},
+    )
+    env.admin(
+        "POST",
+        f"pipelines/deals/{first['id']}/stages",
+        {"id": "late", "label": "Late", "metadata": {"probability": "0.5"}},
+    )
+    env.run("hubspot_deals")
+    assert_exact(env, "archiving, relabelling and adding (incremental)")
+    assert {r["id"]: r for r in env.view.rows("deal_pipeline")}["partners"]["archived"]

@@ -101,12 +101,12 @@ def test_retries_every_transient_shape(server: ScriptedServer, caplog: pytest.Lo
     ]
     hook = make_hook(server, max_retries=6)
     with caplog.at_level(logging.WARNING):
-        assert hook.get_pipelines("deals") == [{"id": "1"}]
+        assert hook.get_properties("deals") == [{"id": "1"}]
     stats = hook.stats.as_dict()
-    assert stats["calls"] == {"pipelines": 6}
+    assert stats["calls"] == {"properties": 6}
     assert stats["retries"] == 5 and stats["http_429"] == 1
     assert set(stats["retries_by_reason"]) == {"http_429", "http_5xx", "connection", "invalid_body"}
-    assert "HubSpot pipelines" in caplog.text and "retry 1/6" in caplog.text
+    assert "HubSpot properties" in caplog.text and "retry 1/6" in caplog.text
     assert TOKEN not in caplog.text
     # bearer header sent, token never in URL
     method, path, headers = server.requests[-1]
@@ -118,7 +118,7 @@ def test_retry_after_is_honoured(server: ScriptedServer) -> None:
     server.script = [(429, {"Retry-After": "0.3"}, json.dumps({"policyName": "TEN_SECONDLY_ROLLING"}))]
     hook = make_hook(server, rate_limit_backoff_s=5.0)
     start = time.monotonic()
-    hook.get_pipelines("deals")
+    hook.get_properties("deals")
     assert 0.25 < time.monotonic() - start < 3
 
 
@@ -127,9 +127,9 @@ def test_daily_limit_fails_without_retry(server: ScriptedServer) -> None:
     server.script = [(429, {}, json.dumps(body))]
     hook = make_hook(server)
     with pytest.raises(err.HubSpotRateLimitExhausted, match="daily") as info:
-        hook.get_pipelines("deals")
+        hook.get_properties("deals")
     assert "d-1" in str(info.value)
-    assert hook.stats.as_dict()["calls"] == {"pipelines": 1}
+    assert hook.stats.as_dict()["calls"] == {"properties": 1}
 
 
 def test_exhausted_retries_raise_typed_errors(server: ScriptedServer) -> None:

@@ -174,19 +174,19 @@ def check_associations(
 
 
 def check_pipelines(view: WarehouseView, pipelines: list[dict[str, Any]], object_table: str) -> list[str]:
+    """Every pipeline and stage HubSpot has or had (pass ``?archived=true``'s listing), with its
+    label, order, probability and ``archived`` / ``archived_at`` as HubSpot says."""
     problems = []
     stages = {(r["pipeline_id"], r["id"]): r for r in view.rows(f"{object_table}_pipeline_stage")}
     heads = {r["id"]: r for r in view.rows(f"{object_table}_pipeline")}
     for pipeline in pipelines:
         head = heads.get(pipeline["id"])
-        if (
-            head is None
-            or head["label"] != pipeline["label"]
-            or head["_is_deleted"] != bool(pipeline.get("archived"))
-        ):
+        if head is None or head["label"] != pipeline["label"]:
             problems.append(
                 f"{object_table}_pipeline {pipeline['id']}: expected {pipeline['label']!r}, got {head}"
             )
+            continue
+        problems += _archived_problems(f"{object_table}_pipeline {pipeline['id']}", pipeline, head)
         for stage in pipeline["stages"]:
             row = stages.get((pipeline["id"], stage["id"]))
             if row is None:
@@ -197,7 +197,20 @@ def check_pipelines(view: WarehouseView, pipelines: list[dict[str, Any]], object
                 problems.append(f"stage {stage['id']}: label/order {row['label']!r}/{row['display_order']}")
             if probability is not None and Decimal(row["probability"]) != Decimal(probability):
                 problems.append(f"stage {stage['id']}: probability {row['probability']} != {probability}")
+            problems += _archived_problems(f"stage {pipeline['id']}/{stage['id']}", stage, row)
     return problems
+
+
+def _archived_problems(what: str, expected: dict[str, Any], row: dict[str, Any]) -> list[str]:
+    archived = bool(expected.get("archived"))
+    at = expected.get("archivedAt")
+    at = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else None
+    if row["archived"] != archived or row["archived_at"] != at or (archived and not row["_is_deleted"]):
+        return [
+            f"{what}: archived {archived} at {at} in HubSpot, warehouse archived={row['archived']} "
+            f"archived_at={row['archived_at']} _is_deleted={row['_is_deleted']}"
+        ]
+    return []
 
 
 def check_owners(view: WarehouseView, owners: list[dict[str, Any]]) -> list[str]:
@@ -238,7 +251,7 @@ def warehouse_problems(env: Any, owners: bool = True) -> list[str]:
                 view, snap, association_table_name(object_type, target), target, live[name], live[target]
             )
     for name in sorted({"deals", "tickets"} & set(env.objects)):
-        pipelines = env.api(f"/crm/v3/pipelines/{name}")["results"]
+        pipelines = env.api(f"/crm/v3/pipelines/{name}?archived=true")["results"]  # also the archived
         problems += check_pipelines(view, pipelines, table_name_for_object(name))
     if owners:
         owners_in_hubspot = (

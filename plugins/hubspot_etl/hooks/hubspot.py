@@ -529,9 +529,18 @@ class HubSpotHook(BaseHook):
         return self._request("schemas", "GET", path, params={"archived": archived}).get("results", [])
 
     def get_pipelines(self, object_type: str) -> list[dict]:
-        """Pipelines (with stages) of ``object_type`` (deals, tickets, ...)."""
+        """Every pipeline and stage of ``object_type`` that HubSpot has or had, with ``archived``.
+
+        Two calls: the default listing (active pipelines, active stages) and ``archived=true``
+        (archived ones; HubSpot's spec reads "whether to return only results that have been
+        archived", some portals return everything). Their union, by pipeline and stage id, takes
+        the archived listing's version of anything listed twice, which carries the flags and
+        ``archivedAt``.
+        """
         path = self._path("pipelines", object_type=object_type)
-        return self._request("pipelines", "GET", path).get("results", [])
+        active = self._request("pipelines", "GET", path).get("results", [])
+        archived = self._request("pipelines", "GET", path, params={"archived": True}).get("results", [])
+        return _union_pipelines(active, archived)
 
     def iter_owners(self, archived: bool = False, page_size: int = 100) -> Iterator[list[dict]]:
         """Owners, one list per page."""
@@ -1089,6 +1098,17 @@ def _param_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _union_pipelines(active: list[dict], archived: list[dict]) -> list[dict]:
+    """Pipelines of both listings by id, stages by id; the archived listing wins a tie."""
+    merged: dict[str, dict] = {}
+    for pipeline in [*active, *archived]:
+        key = str(pipeline["id"])
+        stages = {str(s["id"]): s for s in (merged.get(key) or {}).get("stages") or []}
+        stages.update((str(s["id"]), s) for s in pipeline.get("stages") or [])
+        merged[key] = {**merged.get(key, {}), **pipeline, "stages": list(stages.values())}
+    return list(merged.values())
 
 
 def _schema_matches(schema: dict, wanted: str) -> bool:
