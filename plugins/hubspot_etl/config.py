@@ -162,6 +162,9 @@ class SyncSettings(_Scheduled):
     pool_slots: int = Field(default=1, ge=1)
     on_failure_callbacks: tuple[str, ...] = ()
     max_columns: int = Field(default=1500, ge=10, le=1590)
+    #: when an incremental run refreshes the associations of every live record (not only of
+    #: the records it read): every_run, full_only, hourly, daily, weekly or a cron expression
+    association_refresh: str = "every_run"
     lease_wait_seconds: int = Field(default=60, ge=0, le=3600)
     keep_staged_files: bool = False
 
@@ -183,6 +186,20 @@ class SyncSettings(_Scheduled):
     def _valid_full_refresh(cls, value: str | None) -> str | None:
         return valid_cron(value)
 
+    @field_validator("association_refresh")
+    @classmethod
+    def _valid_association_refresh(cls, value: str) -> str:
+        from hubspot_etl.sync.plan import EVERY_RUN, FULL_ONLY, REFRESH_ALIASES
+
+        if value in (EVERY_RUN, FULL_ONLY) or value in REFRESH_ALIASES:
+            return value
+        try:
+            return valid_cron(value) or EVERY_RUN
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is none of every_run, full_only, hourly, daily, weekly or a cron expression"
+            ) from None
+
 
 class ObjectConfig(SyncSettings):
     """One HubSpot object type to sync into one table (plus association tables)."""
@@ -192,6 +209,9 @@ class ObjectConfig(SyncSettings):
     enabled: bool = True
     properties: PropertySelection = PropertySelection()
     associations: tuple[str, ...] = ()
+    #: object types of the other configured objects (same destination) that list this one in
+    #: their ``associations``: a restore brings back their rows to it too (set by the parser)
+    associated_from: tuple[str, ...] = ()
     scoring: ScoringSettings = ScoringSettings()
 
     @property
@@ -383,6 +403,7 @@ def parse_config(
         merged["key"] = key
         _resolve_mapping_file(merged, config_dir)
         resolved_objects.append(merged)
+    _link_reverse_associations(resolved_objects)
     try:
         return SyncConfig(
             environment=env,
@@ -395,6 +416,29 @@ def parse_config(
         )
     except ValidationError as exc:
         raise ConfigError(_describe_validation_error(exc, resolved_objects, source)) from None
+
+
+def _link_reverse_associations(objects: list[dict[str, Any]]) -> None:
+    """Set each object's ``associated_from``: the other objects whose associations name it."""
+    from hubspot_etl.hooks.object_types import standard_object_type
+
+    def identity(name: str) -> str:
+        standard = standard_object_type(name)
+        return standard["object_type_id"] if standard else str(name).lower()
+
+    def destination(obj: dict[str, Any]) -> tuple[Any, ...]:
+        d = obj.get("destination") or {}
+        return (d.get("type", "postgres"), d.get("conn_id", "hubspot_warehouse"), d.get("schema", "hubspot"))
+
+    for obj in objects:
+        names = {identity(obj["object_type"]), identity(obj["key"])}
+        obj["associated_from"] = [
+            other["object_type"]
+            for other in objects
+            if other is not obj
+            and destination(other) == destination(obj)
+            and names & {identity(t) for t in other.get("associations") or []}
+        ]
 
 
 def _resolve_mapping_file(settings: dict[str, Any], config_dir: Path | None) -> None:

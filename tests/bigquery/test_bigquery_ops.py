@@ -106,19 +106,27 @@ def test_replace_associations(bq_wh: BigQueryWarehouse, bq_query) -> None:
         },  # last wins
     ]
     assert bq_wh.replace_associations("contacts", "companies", [1, 2], rows) == 3
+    # the same rows again: nothing changes, nothing is written
+    assert bq_wh.replace_associations("contacts", "companies", [1, 2], rows) == 0
     # Record 1 lost its association to 11; record 2 is not in this batch and keeps its rows.
-    bq_wh.replace_associations(
-        "contacts",
-        "companies",
-        [1, 3],
-        [{"from_id": 1, "to_id": 10, "type_id": 1, "category": "HUBSPOT_DEFINED"}],
+    assert (
+        bq_wh.replace_associations(
+            "contacts",
+            "companies",
+            [1, 3],
+            [{"from_id": 1, "to_id": 10, "type_id": 1, "category": "HUBSPOT_DEFINED"}],
+        )
+        == 1
     )
     got = bq_query("SELECT from_id, to_id, type_id, label FROM {ds}.contact_company ORDER BY 1, 2, 3")
     assert [(r["from_id"], r["to_id"], r["type_id"], r["label"]) for r in got] == [
         (1, 10, 1, None),
         (2, 10, 7, "Boss v2"),
     ]
-    assert bq_wh.replace_associations("contacts", "companies", [2], []) == 0
+    # a label change is one change
+    relabelled = [{"from_id": 2, "to_id": 10, "type_id": 7, "category": "USER_DEFINED", "label": "Boss v3"}]
+    assert bq_wh.replace_associations("contacts", "companies", [2], relabelled) == 1
+    assert bq_wh.replace_associations("contacts", "companies", [2], []) == 1
     assert len(bq_query("SELECT * FROM {ds}.contact_company")) == 1
     assert bq_wh.delete_associations_for("contacts", "companies", [10], side="to") == 1
     assert bq_wh.delete_associations_for("contacts", "deals", [1]) == 0  # no table yet

@@ -134,3 +134,83 @@ def test_archived_pipelines_and_stages_land_true_to_hubspot(sync_env):
     env.run("hubspot_deals")
     assert_exact(env, "archiving, relabelling and adding (incremental)")
     assert {r["id"]: r for r in env.view.rows("deal_pipeline")}["partners"]["archived"]
+
+
+def links(env: Any, table: str, column: str, record_id: str) -> set[tuple[int, int, int]]:
+    return {
+        (r["from_id"], r["to_id"], r["type_id"]) for r in env.view.rows(table) if r[column] == int(record_id)
+    }
+
+
+@BOTH
+def test_a_restore_brings_back_associations_in_both_directions(sync_env):
+    env = sync_env
+    env.write_config(OBJECTS)
+    sync(env, "hubspot_contacts", "hubspot_companies", "hubspot_deals")
+    snapshot = env.snapshot("companies")
+    company = next(
+        r["id"]
+        for r in snapshot["records"]
+        if not r.get("archived")
+        and {a["toType"] for a in snapshot["associations"] if a["fromId"] == r["id"]} >= {"contacts", "deals"}
+    )
+    before = {t: links(env, t, "to_id", company) for t in ("contact_company", "deal_company")}
+    before_own = {t: links(env, t, "from_id", company) for t in ("company_contact", "company_deal")}
+    assert all(before.values()) and all(before_own.values())
+
+    env.admin("DELETE", f"objects/companies/{company}")
+    sync(env, "hubspot_companies")
+    assert not any(links(env, t, "to_id", company) for t in before), (
+        "HubSpot hides an archived record's links"
+    )
+
+    env.admin("POST", f"objects/companies/{company}/restore")
+    report = env.report(env.run("hubspot_companies"))  # only the companies DAG runs
+    assert report["deletes"]["restored"] == 1
+    assert {t: links(env, t, "to_id", company) for t in before} == before
+    assert {t: links(env, t, "from_id", company) for t in before_own} == before_own
+    assert_exact(env, "the restore, with no run of contacts or deals")
+
+
+@BOTH
+def test_association_only_changes_reach_the_next_incremental_run(sync_env):
+    env = sync_env
+    env.write_config(
+        {"contacts": {"associations": ["companies"]}, "companies": {"associations": ["contacts"]}}
+    )
+    sync(env, "hubspot_contacts", "hubspot_companies")
+    contacts = live_ids(env, "contacts")
+    companies = live_ids(env, "companies")
+    snapshot = env.snapshot("contacts")
+    linked = [a for a in snapshot["associations"] if a["toType"] == "companies"]
+    removed, relabelled = linked[0], linked[1]
+    unlinked_pair = next(
+        (c, k)
+        for c in contacts
+        for k in companies
+        if not any(a["fromId"] == c and a["toId"] == k for a in linked)
+    )
+    label = env.admin(
+        "POST", "association-labels/contacts/companies", {"label": "Decision maker", "inverseLabel": "Buyer"}
+    )
+    env.admin("DELETE", f"associations/contacts/{removed['fromId']}/companies/{removed['toId']}")
+    env.admin("PUT", f"associations/contacts/{unlinked_pair[0]}/companies/{unlinked_pair[1]}")
+    env.admin(
+        "PUT",
+        f"associations/contacts/{relabelled['fromId']}/companies/{relabelled['toId']}",
+        {"typeId": label["typeId"]},
+    )
+    report = env.report(env.run("hubspot_contacts"))
+    assert report["mode"] == "incremental" and report["records_changed"] == 0
+    assert report["association_refresh"]["scope"] == "all"
+    assert report["associations_changed"] >= 3 and report["changed"]
+    env.run("hubspot_companies")
+    assert_exact(env, "an added, a removed and a labelled association (incremental)")
+
+    env.admin("PATCH", f"association-labels/contacts/companies/{label['typeId']}", {"label": "Champion"})
+    report = env.report(env.run("hubspot_contacts"))
+    assert report["associations_changed"] == 1
+    rows = [r for r in env.view.rows("contact_company") if r["type_id"] == label["typeId"]]
+    assert [r["label"] for r in rows] == ["Champion"]
+    env.run("hubspot_companies")
+    assert_exact(env, "a renamed label (incremental)")

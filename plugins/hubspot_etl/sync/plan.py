@@ -48,6 +48,30 @@ def full_refresh_due(cron: str | None, last_full_load_at: datetime | None, now: 
     return next_tick <= now
 
 
+#: ``association_refresh`` values that are not cron expressions, and the aliases
+EVERY_RUN, FULL_ONLY = "every_run", "full_only"
+REFRESH_ALIASES = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 0"}
+
+
+def association_refresh_due(setting: str, last_run_at: datetime | None, now: datetime) -> bool:
+    """Does an incremental run refresh the associations of every live record?
+
+    ``every_run`` always; ``full_only`` never (full runs refresh every record's anyway); a
+    cron expression (or ``hourly``/``daily``/``weekly``) when it ticked since the last run
+    (the previous watermark), so a failed run leaves the refresh due for the next.
+    """
+    if setting == EVERY_RUN:
+        return True
+    if setting == FULL_ONLY:
+        return False
+    if last_run_at is None:
+        return True
+    from croniter import croniter
+
+    cron = REFRESH_ALIASES.get(setting, setting)
+    return croniter(cron, last_run_at).get_next(datetime) <= now
+
+
 def choose_window(
     *,
     now: datetime,

@@ -204,6 +204,21 @@ def local_copy(uri: str, conn_id: str | None = None) -> Iterator[Path]:
         yield target
 
 
+def write_json(directory: ObjectStoragePath, name: str, value: Any) -> str:
+    """Write a small JSON document beside a run attempt's parts; returns its URI."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    with path.open("wb") as handle:
+        handle.write(json.dumps(value).encode())
+    return str(path)
+
+
+def read_json(uri: str, conn_id: str | None = None) -> Any:
+    path = ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
+    with path.open("rb") as handle:
+        return json.loads(handle.read())
+
+
 def remove_run_staging(staging_base: str, dag_id: str, run_id: str, conn_id: str | None = None) -> None:
     """Delete every staged attempt of one run (after it finished; a best-effort cleanup)."""
     base = ObjectStoragePath(staging_base, conn_id=conn_id) if conn_id else ObjectStoragePath(staging_base)

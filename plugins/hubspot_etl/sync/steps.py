@@ -25,6 +25,7 @@ from hubspot_etl.config import ObjectConfig
 from hubspot_etl.sync.plan import (
     FULL,
     Window,
+    association_refresh_due,
     choose_window,
     next_watermark,
     parse_datetime,
@@ -32,10 +33,12 @@ from hubspot_etl.sync.plan import (
 from hubspot_etl.sync.staging import (
     PartWriter,
     local_copy,
+    read_json,
     read_part,
     read_part_index,
     remove_run_staging,
     staging_dir,
+    write_json,
 )
 from hubspot_etl.warehouse.naming import table_name_for_object
 
@@ -264,9 +267,14 @@ def prepare(ctx: StepContext) -> dict[str, Any]:
         lookback=timedelta(minutes=cfg.lookback_minutes),
         full_refresh_cron=cfg.full_refresh_schedule,
     )
+    refresh_all = window.mode == FULL or association_refresh_due(
+        cfg.association_refresh, parse_datetime(state["watermark"]) if state else None, now
+    )
     schema_changes: dict[str, Any] = {}
+    archived_before_uri = None
     if not ctx.dry_run:
         schema_changes = warehouse.ensure_object_table(object_name, selected).as_dict()
+        archived_before_uri = _note_archived(ctx, warehouse, object_name)
         if pipelines is not None:
             warehouse.upsert_pipelines(object_name, pipelines)
         acquire_lease(ctx, warehouse, object_name)
@@ -288,18 +296,33 @@ def prepare(ctx: StepContext) -> dict[str, Any]:
         "properties": [p["name"] for p in selected],
         "modified_property": modified_property(object_name),
         "associations": associations,
+        "association_scope": "all" if refresh_all else "extracted",
+        "associated_from": [_association_target(hook, name) for name in cfg.associated_from],
         "pipelines": len(pipelines) if pipelines is not None else None,
         "mode": window.mode,
         "window_start": _iso(window.start),
         "window_end": _iso(window.end),
         "window_reason": window.reason,
         "old_watermark": state["watermark"] if state else None,
+        "archived_before_uri": archived_before_uri,
         "started_at": now.isoformat(),
         "dry_run": ctx.dry_run,
         "limit": ctx.limit,
         "schema_changes": schema_changes,
         "api_calls": hook.stats.as_dict(),
     }
+
+
+def _note_archived(ctx: StepContext, warehouse: Any, object_name: str) -> str:
+    """Stage the ids the warehouse holds as archived before this run (see reconcile: restores).
+
+    A restore bumps the record's modified date, so extract reads it and load clears its flags
+    before reconcile runs; this list is how reconcile still knows it was restored. Staged, not
+    an XCom, since it can be long.
+    """
+    archived = sorted(i for i, kind in warehouse.deletion_kinds(object_name).items() if kind == "archived")
+    directory = staging_dir(ctx.cfg.staging_base, ctx.dag_id, ctx.run_id, ctx.try_number)
+    return write_json(directory, "archived-before.json", archived)
 
 
 def _fetch_pipelines(hook: Any, object_name: str, api_type: str) -> list[dict[str, Any]] | None:
@@ -528,33 +551,73 @@ def load(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) -> di
 
 
 def associations(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
-    """Refresh the associations of every extracted record, for each configured target type."""
-    counts: dict[str, int] = {}
+    """Refresh associations, for each configured target type.
+
+    A full run, and an incremental run whose ``association_refresh`` is due (every run by
+    default), refresh every live record's: HubSpot changes no modified date when only an
+    association is added, removed or relabelled, so only this catches such a change. That costs
+    about ``ceil(live records / 1,000)`` batch reads per target and no listing (the warehouse
+    knows the live ids). Otherwise only the extracted records' associations are refreshed.
+    Only differences are written.
+    """
+    scope = plan.get("association_scope", "extracted")
     if not plan["associations"]:
-        return {"associations": counts, "api_calls": {}}
+        return {"associations": {}, "association_refresh": {"scope": scope, "records": 0}, "api_calls": {}}
     hook = ctx.hook()
     warehouse = None if plan["dry_run"] else ctx.warehouse()
-    ids = sorted(set(_ids_in_parts(manifest["parts"])))
+    if scope == "all" and plan["mode"] != FULL and warehouse is not None:
+        ids = sorted(warehouse.live_ids(plan["object_name"]))
+    else:
+        ids = sorted(set(_ids_in_parts(manifest["parts"])))
+    before = _association_calls(hook)
+    counts, changed = _refresh_associations(ctx, hook, warehouse, plan, plan["associations"], ids)
+    refresh = {
+        "scope": scope,
+        "records": len(ids),
+        "calls": _association_calls(hook) - before,
+        "changed": changed,
+    }
+    log.info("associations %s: %s (%s)", plan["object_name"], counts, refresh)
+    return {"associations": counts, "association_refresh": refresh, "api_calls": hook.stats.as_dict()}
+
+
+def _association_calls(hook: Any) -> int:
+    return int(hook.stats.as_dict()["calls"].get("associations.batch_read", 0))
+
+
+def _refresh_associations(
+    ctx: StepContext,
+    hook: Any,
+    warehouse: Any,
+    plan: dict[str, Any],
+    targets: list[dict[str, str]],
+    ids: list[int],
+    source: dict[str, str] | None = None,
+) -> tuple[dict[str, int], int]:
+    """Fetch the associations of ``ids`` (of ``source``, default the plan's object) to each
+    target and write them; returns rows fetched per target and rows changed in the warehouse."""
+    source = source or {"name": plan["object_name"], "api_type": plan["api_type"]}
+    counts: dict[str, int] = {}
+    changed = 0
     chunks = list(_chunks(ids, ASSOCIATION_CHUNK))
     workers = max(1, min(hook.settings.list_concurrency, len(chunks)))
     # Fetches run in a small pool (the hook's budget paces them); writes stay in this thread,
     # in chunk order, each under the object lock.
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hubspot-assoc") as pool:
-        for target in plan["associations"]:
+        for target in targets:
             total = 0
 
             def fetch(chunk: list[int], to_type: str = target["api_type"]) -> list[dict[str, Any]]:
-                return list(hook.iter_associations(plan["api_type"], to_type, [str(i) for i in chunk]))
+                return list(hook.iter_associations(source["api_type"], to_type, [str(i) for i in chunk]))
 
             for chunk, rows in _ordered_map(pool, fetch, chunks, ahead=2 * workers):
                 total += len(rows)
                 if warehouse is not None:
                     with warehouse.object_lock(plan["object_name"]):
                         warehouse.acquire_run_lease(plan["object_name"], ctx.run_id, lease_ttl(ctx.cfg))
-                        warehouse.replace_associations(plan["object_name"], target["name"], chunk, rows)
+                        changed += warehouse.replace_associations(source["name"], target["name"], chunk, rows)
             counts[target["name"]] = total
-    log.info("associations %s: %s", plan["object_name"], counts)
-    return {"associations": counts, "api_calls": hook.stats.as_dict()}
+    return counts, changed
 
 
 # --------------------------------------------------------------------------- reconcile
@@ -608,6 +671,12 @@ def reconcile(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) 
         deletes["restored"], gone = _reload(
             ctx, hook, warehouse, plan, maybe_restored, archived=False, name="restored"
         )
+        # restored: live again after this run's load (a restore bumps the modified date), or
+        # re-read just above; both get their associations back below
+        before = set(read_json(plan["archived_before_uri"])) if plan.get("archived_before_uri") else set()
+        revived = {i for i in before if kinds.get(i, "missing") is None}
+        deletes["restored"] += len(revived)
+        restored = sorted(revived | (set(maybe_restored) - set(gone)))
         # archived earlier, and now neither archived nor live: purged from the recycle bin
         marks: list[tuple[int, str, str | None, int | None]] = [(i, "purged", None, None) for i in gone]
         marks += _merge_marks(merged_into, warehouse.merge_targets(object_name))
@@ -628,9 +697,41 @@ def reconcile(ctx: StepContext, plan: dict[str, Any], manifest: dict[str, Any]) 
             {i: survivor for i, kind, _, survivor in marks if kind == "merged"},
             [i for i, kind, _, _ in marks if kind != "merged"] + list(to_archive),
         )
+    # outside the object lock: each association write takes it itself
+    result["restored_associations"] = _restore_associations(ctx, hook, warehouse, plan, restored)
     result["api_calls"] = hook.stats.as_dict()
     log.info("reconcile %s: %s", object_name, deletes)
     return result
+
+
+def _restore_associations(
+    ctx: StepContext, hook: Any, warehouse: Any, plan: dict[str, Any], restored: list[int]
+) -> int:
+    """Bring back a restored record's associations, in both directions, in this run.
+
+    Archiving removed its rows from this object's association tables and, as HubSpot hides
+    them, from the other objects' tables that point at it (``contact_company``...). Those links
+    never changed in HubSpot, so a restore re-reads them: this object's own associations of
+    the restored ids, and, for each configured object that associates to this one, the
+    associations of its records linked to them. Returns rows changed.
+    """
+    if not restored:
+        return 0
+    _, changed = _refresh_associations(ctx, hook, warehouse, plan, plan["associations"], restored)
+    this = {"name": plan["object_name"], "api_type": plan["api_type"]}
+    for other in plan.get("associated_from") or []:
+        linked = sorted(
+            {
+                int(row["to_id"])
+                for row in hook.iter_associations(
+                    this["api_type"], other["api_type"], [str(i) for i in restored]
+                )
+            }
+        )
+        if linked:
+            _, more = _refresh_associations(ctx, hook, warehouse, plan, [this], linked, source=other)
+            changed += more
+    return changed
 
 
 def resolve_merge_chains(merged_into: dict[int, int]) -> dict[int, int]:
@@ -798,6 +899,9 @@ def finalize(
         ),
         "search_splits": int(manifest["api_calls"].get("search_splits", 0)),
         "associations": linked["associations"],
+        "association_refresh": linked.get("association_refresh", {}),
+        "associations_changed": int((linked.get("association_refresh") or {}).get("changed", 0))
+        + int(reconciled.get("restored_associations", 0)),
         "deletes": reconciled["deletes"],
         "schema_changes": schema,
         "columns_spilled": int(schema.get("spilled", 0)),
@@ -824,7 +928,8 @@ def finalize(
 
 
 def wrote_changes(report: dict[str, Any], dry_run: bool) -> bool:
-    """Did the run complete and write a change (records, deletes, restores or new columns)?
+    """Did the run complete and write a change (records, deletes, restores, associations or
+    new columns)?
 
     Only such runs publish the object's Asset event: a dry run, a run cut short by ``limit``
     and a run that found nothing new leave anything scheduled on the Asset alone.
@@ -833,7 +938,13 @@ def wrote_changes(report: dict[str, Any], dry_run: bool) -> bool:
         return False
     schema = report.get("schema_changes") or {}
     deletes = sum(int(v) for v in (report.get("deletes") or {}).values())
-    return bool(report["records_changed"] or deletes or schema.get("added") or schema.get("widened"))
+    return bool(
+        report["records_changed"]
+        or deletes
+        or report.get("associations_changed")
+        or schema.get("added")
+        or schema.get("widened")
+    )
 
 
 def _remove_staging(ctx: StepContext) -> None:

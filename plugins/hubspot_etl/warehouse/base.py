@@ -200,8 +200,9 @@ class Warehouse(abc.ABC):
     def replace_associations(
         self, from_object: str, to_object: str, from_ids: Sequence[int], rows: Sequence[dict]
     ) -> int:
-        """Replace all associations of ``from_ids`` by ``rows`` (keys: from_id, to_id, type_id,
-        category, label) in one transaction; returns rows written."""
+        """Make the associations of ``from_ids`` equal ``rows`` (keys: from_id, to_id, type_id,
+        category, label) in one transaction, writing only differences; returns rows changed
+        (deleted, inserted or relabelled)."""
 
     @abc.abstractmethod
     def delete_associations_for(

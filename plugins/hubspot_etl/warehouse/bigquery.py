@@ -1049,7 +1049,9 @@ class BigQueryWarehouse(Warehouse):
     def replace_associations(
         self, from_object: str, to_object: str, from_ids: Sequence[int], rows: Sequence[Mapping]
     ) -> int:
-        """Replace the associations of ``from_ids`` by ``rows`` in one MERGE (atomic)."""
+        """Make the associations of ``from_ids`` equal ``rows`` in one MERGE (atomic).
+
+        Only differences are written (deleted, inserted, relabelled rows); returns how many."""
         table = association_table_name(from_object, to_object)
         self._ensure_association_table(table, from_object, to_object)
         latest: dict[tuple[int, int, int], dict] = {}
@@ -1064,24 +1066,23 @@ class BigQueryWarehouse(Warehouse):
             }
         ids = sorted({int(i) for i in from_ids})
         if not latest:
-            if ids:
-                self._query(
-                    f"DELETE FROM {self._t(table)} WHERE from_id IN UNNEST(@ids)", [_a("ids", "INT64", ids)]
-                )
-            return 0
+            if not ids:
+                return 0
+            return self._query(
+                f"DELETE FROM {self._t(table)} WHERE from_id IN UNNEST(@ids)", [_a("ids", "INT64", ids)]
+            ).affected
         columns = [c for c in ASSOCIATION_COLUMNS if c[0] != "_synced_at"]
         with self._staged("assoc", columns, list(latest.values())) as stage:
-            self._query(
+            return self._query(
                 f"MERGE {self._t(table)} T USING {stage} S "
                 "ON T.from_id = S.from_id AND T.to_id = S.to_id AND T.type_id = S.type_id "
-                "WHEN MATCHED THEN UPDATE SET category = S.category, label = S.label, "
-                "_synced_at = CURRENT_TIMESTAMP() "
+                "WHEN MATCHED AND (T.category IS DISTINCT FROM S.category OR T.label IS DISTINCT FROM S.label) "
+                "THEN UPDATE SET category = S.category, label = S.label, _synced_at = CURRENT_TIMESTAMP() "
                 "WHEN NOT MATCHED BY TARGET THEN INSERT (from_id, to_id, type_id, category, label, _synced_at) "
                 "VALUES (S.from_id, S.to_id, S.type_id, S.category, S.label, CURRENT_TIMESTAMP()) "
                 "WHEN NOT MATCHED BY SOURCE AND T.from_id IN UNNEST(@ids) THEN DELETE",
                 [_a("ids", "INT64", ids)],
-            )
-        return len(latest)
+            ).affected
 
     def delete_associations_for(
         self, from_object: str, to_object: str, ids: Sequence[int], side: str = "both"

@@ -769,16 +769,16 @@ class PostgresWarehouse(Warehouse):
     def replace_associations(
         self, from_object: str, to_object: str, from_ids: Sequence[int], rows: Sequence[Mapping]
     ) -> int:
-        """Delete associations of ``from_ids`` and COPY ``rows`` in, in one transaction."""
+        """Make the associations of ``from_ids`` equal ``rows``, in one transaction.
+
+        Only differences are written: rows HubSpot no longer returns are deleted, new ones
+        inserted, and rows whose category or label changed updated. Returns how many rows
+        changed (0 when nothing did), so a refresh of unchanged associations writes nothing.
+        """
         table = association_table_name(from_object, to_object)
+        ids = [int(i) for i in from_ids]
         with self.connect() as conn:
             self._ensure_association_table(conn, table, from_object, to_object)
-            conn.execute(
-                _q("DELETE FROM {t} WHERE from_id = ANY(%s::bigint[])", t=self._t(table)),
-                [[int(i) for i in from_ids]],
-            )
-            if not rows:
-                return 0
             conn.execute(
                 "CREATE TEMP TABLE _hubspot_assoc_stage (from_id bigint, to_id bigint, type_id integer, "
                 "category text, label text, _seq integer) ON COMMIT DROP"
@@ -796,16 +796,27 @@ class PostgresWarehouse(Warehouse):
                                 seq,
                             )
                         )
-            return conn.execute(
+            removed = conn.execute(
                 _q(
-                    "INSERT INTO {t} (from_id, to_id, type_id, category, label, _synced_at) "
+                    "DELETE FROM {t} AS t WHERE t.from_id = ANY(%s::bigint[]) AND NOT EXISTS (SELECT 1 FROM "
+                    "_hubspot_assoc_stage s WHERE s.from_id = t.from_id AND s.to_id = t.to_id "
+                    "AND s.type_id = t.type_id)",
+                    t=self._t(table),
+                ),
+                [ids],
+            ).rowcount
+            upserted = conn.execute(
+                _q(
+                    "INSERT INTO {t} AS t (from_id, to_id, type_id, category, label, _synced_at) "
                     "SELECT DISTINCT ON (from_id, to_id, type_id) from_id, to_id, type_id, category, label, now() "
                     "FROM _hubspot_assoc_stage ORDER BY from_id, to_id, type_id, _seq DESC "
                     "ON CONFLICT (from_id, to_id, type_id) DO UPDATE SET category = EXCLUDED.category, "
-                    "label = EXCLUDED.label, _synced_at = EXCLUDED._synced_at",
+                    "label = EXCLUDED.label, _synced_at = EXCLUDED._synced_at "
+                    "WHERE t.category IS DISTINCT FROM EXCLUDED.category OR t.label IS DISTINCT FROM EXCLUDED.label",
                     t=self._t(table),
                 )
             ).rowcount
+        return removed + upserted
 
     def delete_associations_for(
         self, from_object: str, to_object: str, ids: Sequence[int], side: str = "both"
