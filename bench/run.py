@@ -40,7 +40,7 @@ from hubspot_sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_p
 
 TOKEN = "bench-token-0b7e"  # noqa: S105 - the sandbox's own token, not a secret
 OBJECT = "contacts"
-ASSOCIATIONS = ["companies"]
+ASSOCIATIONS = ["companies", "deals"]  # two targets: the association-refresh target (issue 12)
 #: HubSpot Professional/Enterprise limits (what the sandbox enforces in the "limits" scenarios)
 HUBSPOT_LIMITS = {
     "rate_limit_max": 190,
@@ -180,8 +180,10 @@ def minimum_calls(
                  ceil(live/1000) per target type; archived list ceil(archived/100) x k (at least 1),
                  k = 1 if every property fits one list URL, else 2.
     incremental: properties 1 + schemas 1; search pages max(1, ceil(changed/200)) (search rate);
-                 batch reads ceil(changed/100); association batch reads ceil(changed/1000) per
-                 target; archived list max(1, ceil(archived/100)) (ids only: one URL per page).
+                 batch reads ceil(changed/100); association batch reads ceil(live/1000) per
+                 target (``association_refresh: every_run``, the default, refreshes every live
+                 record's associations); archived list max(1, ceil(archived/100)) (ids and merge
+                 lists only: one URL per page).
     """
     k = 1 if properties_fit_one_url(properties) else 2
     general: dict[str, int] = {"properties": 1, "schemas": 1}
@@ -195,7 +197,7 @@ def minimum_calls(
         search = max(1, math.ceil(extracted / SEARCH_PAGE))
         general["objects.batch_read"] = math.ceil(extracted / BATCH_READ)
         general["objects.list"] = max(1, math.ceil(archived / LIST_PAGE))  # ids only: 1 URL per page
-        general["associations.batch_read"] = math.ceil(extracted / ASSOC_BATCH) * len(ASSOCIATIONS)
+        general["associations.batch_read"] = math.ceil(live / ASSOC_BATCH) * len(ASSOCIATIONS)
     total_general = sum(general.values())
     floor = max(total_general / GENERAL_RATE, search / SEARCH_RATE)
     return {
@@ -308,6 +310,7 @@ def bench_size(n: int, p: int, pg_uri: str, workdir: Path, args: argparse.Namesp
                 "sandbox": server,
                 "deletes": result["deletes"],
                 "associations": result["associations"],
+                "association_refresh": result["association_refresh"],
             }
             log(
                 f"[{tag}] {label}: {row['wall_s']}s, {row['api_calls_total']} calls, floor {row['floor_s']}s, "
@@ -486,6 +489,13 @@ def derived(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 "total": r["api_calls_total"],
                 "excluding_properties_and_pipelines": r["api_calls_total"] - meta,
                 "target": "<= 5 per object plus pipelines and properties",
+            }
+            refresh = r.get("association_refresh") or {}
+            out[f"association_refresh_{r['n']}x{r['p']}"] = {
+                "records": refresh.get("records"),
+                "targets": len(ASSOCIATIONS),
+                "calls": refresh.get("calls"),
+                "target": "<= 210 at 100,000 records and two targets",
             }
         if r["mode"] == "full":
             out[f"full_calls_vs_minimum_{r['n']}x{r['p']}_{r['limits']}"] = r["calls_vs_minimum"]

@@ -136,6 +136,7 @@ def run_sync(spec: dict[str, Any]) -> dict[str, Any]:
         "records_upserted": loaded["records_upserted"],
         "rejects": loaded["rejects"],
         "associations": linked["associations"],
+        "association_refresh": linked.get("association_refresh", {}),
         "deletes": reconciled["deletes"],
         "hook": hooks.totals(),
         "report_api_calls": report["api_calls"],

@@ -124,6 +124,10 @@ def normalize_owner(owner: Any, path: str, default_ts: int) -> dict[str, Any]:
         "createdAt": iso_ms(created),
         "updatedAt": iso_ms(_ts(owner.get("updatedAt", created), f"{path}.updatedAt")),
     }
+    if otype == "QUEUE":  # HubSpot's queue owners have no email or user: the keys are absent
+        for key in ("email", "userId", "userIdIncludingInactive"):
+            if out[key] is None:
+                del out[key]
     return out
 
 

@@ -265,7 +265,12 @@ class ObjectType:
         return (self.ids[-1] + 1) if self.ids else 1
 
     def matches_ref(self, ref: str) -> bool:
+        """Name, objectTypeId, fullyQualifiedName, or (standard objects) the singular name,
+        which HubSpot accepts in paths too (``/crm/v3/objects/contact``)."""
         low = ref.lower()
-        return low in {self.name.lower(), self.object_type_id.lower()} or (
+        names = {self.name.lower(), self.object_type_id.lower()}
+        if not self.is_custom:
+            names.add(self.singular.lower())
+        return low in names or (
             self.fully_qualified_name is not None and low == self.fully_qualified_name.lower()
         )

@@ -527,7 +527,7 @@ class Portal:
             "fromObjectTypeId": f,
             "fromObjectId": str(fid),
             "toObjectTypeId": t,
-            "toObjectId": tid,
+            "toObjectId": str(tid),
             "associationTypes": [self._label_wire(f, t, x) for x in types],
         }
 
@@ -829,7 +829,7 @@ class Portal:
                     "from": {"id": key},
                     "to": [
                         {
-                            "toObjectId": tid,
+                            "toObjectId": str(tid),  # a string in the v4 and 2026-09 specs
                             "associationTypes": [self._label_wire(f, t, x) for x in targets[tid]],
                         }
                         for tid in page

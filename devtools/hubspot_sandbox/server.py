@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlencode
 
 from ._util import (
     PortalError,
@@ -115,6 +115,24 @@ def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> R
     hdrs = {"Content-Type": "application/json;charset=utf-8"}
     hdrs.update(headers or {})
     return Response(status, body, hdrs)
+
+
+def _multi_status(req: Request) -> int:
+    """A batch with some ids not found: 207 on the v3/v4 paths, 200 with ``errors`` and
+    ``numErrors`` on the ``2026-09`` paths (as their specs say)."""
+    return 200 if "/2026-09/" in req.path else 207
+
+
+def _correlation_of(resp: Response) -> str:
+    """The error body's ``correlationId`` (HubSpot sends the same in the header), else a new one."""
+    if resp.status >= 400 and resp.body[:1] == b"{":
+        try:
+            found = json.loads(resp.body).get("correlationId")
+        except ValueError:
+            found = None
+        if found:
+            return str(found)
+    return correlation_id()
 
 
 def _html(status: int, text: str) -> Response:
@@ -328,6 +346,7 @@ class SandboxServer:
         except Exception:  # pragma: no cover - defensive
             log.exception("sandbox internal error")
             resp = _json(500, error_body("internal sandbox error", "INTERNAL_ERROR"))
+        resp.headers.setdefault("X-HubSpot-Correlation-Id", _correlation_of(resp))
         self.count(f"responses.{resp.status}" if resp.action != "drop" else "responses.dropped")
         return resp
 
@@ -359,7 +378,7 @@ class SandboxServer:
                 429,
                 error_body(
                     "You have reached your ten_secondly_rolling limit.",
-                    None,
+                    "RATE_LIMITS",
                     errorType="RATE_LIMIT",
                     policyName="TEN_SECONDLY_ROLLING",
                 ),
@@ -451,7 +470,7 @@ class SandboxServer:
                     self.count("rate_limited.secondly")
                     body = error_body(
                         "You have reached your secondly limit.",
-                        None,
+                        "RATE_LIMITS",
                         errorType="RATE_LIMIT",
                         policyName="SECONDLY",
                     )
@@ -472,7 +491,7 @@ class SandboxServer:
                 headers.update(self._daily_headers())
                 body = error_body(
                     "You have reached your ten_secondly_rolling limit.",
-                    None,
+                    "RATE_LIMITS",
                     errorType="RATE_LIMIT",
                     policyName="TEN_SECONDLY_ROLLING",
                 )
@@ -486,7 +505,10 @@ class SandboxServer:
                 self.count("rate_limited.daily")
                 daily = {**headers, **self._daily_headers()}
                 body = error_body(
-                    "You have reached your daily limit.", None, errorType="RATE_LIMIT", policyName="DAILY"
+                    "You have reached your daily limit.",
+                    "RATE_LIMITS",
+                    errorType="RATE_LIMIT",
+                    policyName="DAILY",
                 )
                 return _json(429, body, daily), daily
         headers.update(self._daily_headers())
@@ -575,9 +597,13 @@ class SandboxServer:
         except ValueError:
             raise _validation(f"Invalid paging cursor after={value!r}") from None
 
-    @staticmethod
-    def _paging(after: str) -> dict[str, Any]:
-        return {"next": {"after": after, "link": f"?after={after}"}}
+    def _paging(self, req: Request, after: str) -> dict[str, Any]:
+        """``paging.next``: the cursor, and HubSpot's absolute link that keeps every parameter."""
+        query = {k: v for k, v in req.query.items() if k != "after"}
+        query["after"] = [after]
+        return {
+            "next": {"after": after, "link": f"{self.url}{req.path}?{urlencode(query, doseq=True, safe=',')}"}
+        }
 
     def _list(self, req: Request) -> Response:
         limit = self._limit(req.param("limit"), 10, self.config.list_max_limit, "the list endpoint")
@@ -590,7 +616,7 @@ class SandboxServer:
         )
         payload: dict[str, Any] = {"results": results}
         if next_id is not None:
-            payload["paging"] = self._paging(encode_cursor(next_id))
+            payload["paging"] = self._paging(req, encode_cursor(next_id))
         return _json(200, payload)
 
     def _get(self, req: Request) -> Response:
@@ -658,9 +684,11 @@ class SandboxServer:
                 "message": f"Could not get some {ot.singular.upper()} objects, they may be deleted or not exist. "
                 "Check that ids are valid.",
                 "context": {"ids": missing},
+                "errors": [],
+                "links": {},
             }
         ]
-        return _json(207, payload)
+        return _json(_multi_status(req), payload)
 
     def _properties(self, req: Request) -> Response:
         archived = as_bool(req.param("archived") or "false")
@@ -686,7 +714,7 @@ class SandboxServer:
         )
         payload: dict[str, Any] = {"results": results}
         if next_id is not None:
-            payload["paging"] = self._paging(encode_cursor(next_id))
+            payload["paging"] = self._paging(req, encode_cursor(next_id))
         return _json(200, payload)
 
     def _assoc_batch_read(self, req: Request) -> Response:
@@ -713,14 +741,16 @@ class SandboxServer:
             {
                 "status": "error",
                 "category": "OBJECT_NOT_FOUND",
-                "subCategory": "crm.associations.OBJECT_NOT_FOUND",
+                "subCategory": {"name": "crm.associations.OBJECT_NOT_FOUND"},
                 "message": f"Could not find {self.portal.object_type(from_type).singular} {mid}",
                 "context": {"ids": [mid]},
-                "id": correlation_id(),
+                "errors": [],
+                "links": {},
+                "id": str(mid),
             }
             for mid in missing
         ]
-        return _json(207, payload)
+        return _json(_multi_status(req), payload)
 
     def _assoc_labels(self, req: Request) -> Response:
         return _json(200, {"results": self.portal.association_labels(req.args[0], req.args[1])})

@@ -123,9 +123,9 @@ def test_admin_merge(api: Api, demo_srv: SandboxServer) -> None:
     # associations moved to the survivor (with their labels)
     body = api.post("/crm/v4/associations/contacts/companies/batch/read", {"inputs": [{"id": "2"}]}).json()
     to = {t["toObjectId"]: t["associationTypes"] for t in body["results"][0]["to"]}
-    assert set(to) == {101, 102} and any(t["typeId"] == 501 for t in to[101])
+    assert set(to) == {"101", "102"} and any(t["typeId"] == 501 for t in to["101"])
     deals = api.post("/crm/v4/associations/deals/contacts/batch/read", {"inputs": [{"id": "201"}]}).json()
-    assert [t["toObjectId"] for t in deals["results"][0]["to"]] == [2]
+    assert [t["toObjectId"] for t in deals["results"][0]["to"]] == ["2"]
     api.admin("POST", "objects/contacts/merge", {"primaryObjectId": "2", "objectIdToMerge": "1"}, expect=404)
 
 
@@ -134,14 +134,14 @@ def test_admin_associations(api: Api) -> None:
     entry = api.admin("PUT", "associations/contacts/6/companies/103", expect=200).json()
     assert entry["associationTypes"] == [{"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}]
     back = api.post("/crm/v4/associations/companies/contacts/batch/read", {"inputs": [{"id": "103"}]}).json()
-    assert 6 in [t["toObjectId"] for t in back["results"][0]["to"]]
+    assert "6" in [t["toObjectId"] for t in back["results"][0]["to"]]
     assert back["results"][0]["to"][-1]["associationTypes"][0]["typeId"] == 2
     labelled = api.admin("PUT", "associations/contacts/6/companies/102", {"typeId": 501}, expect=200).json()
     assert [t["typeId"] for t in labelled["associationTypes"]] == [1, 501]
     assert api.admin("GET", "objects/contacts/6").json()["updatedAt"] == before["updatedAt"]
     api.admin("DELETE", "associations/contacts/6/companies/103", expect=200)
     back = api.post("/crm/v4/associations/companies/contacts/batch/read", {"inputs": [{"id": "103"}]}).json()
-    assert 6 not in [t["toObjectId"] for r in back["results"] for t in r["to"]]
+    assert "6" not in [t["toObjectId"] for r in back["results"] for t in r["to"]]
     api.admin("DELETE", "associations/contacts/6/companies/103", expect=404)
     api.admin("PUT", "associations/contacts/6/companies/999", expect=404)
     api.admin("PUT", "associations/contacts/6/companies/101", {"typeId": 77}, expect=400)
