@@ -55,8 +55,8 @@ def mutate(env) -> dict:
     env.admin("DELETE", f"objects/contacts/{c[1]}")
     env.admin("DELETE", f"objects/companies/{co[0]}")
     env.admin("POST", "objects/contacts/merge", {"primaryObjectId": str(c[2]), "objectIdToMerge": str(c[3])})
-    # An association change; HubSpot does not bump modified dates for it, so the records
-    # are also touched, as they are when a user edits them (see README, "Associations").
+    # Association-only changes: HubSpot bumps no modified date for them, and nothing else is
+    # touched; the incremental run's association refresh must catch them (README, "Associations")
     env.admin("PUT", f"associations/contacts/{c[4]}/companies/{co[1]}")
     removed = next(
         a
@@ -64,10 +64,15 @@ def mutate(env) -> dict:
         if a["fromId"] == str(c[5]) and a["toType"] == "companies"
     )
     env.admin("DELETE", f"associations/contacts/{c[5]}/companies/{removed['toId']}")
-    env.admin("PATCH", f"objects/contacts/{c[5]}", {"properties": {"jobtitle": "Unlinked"}})
-    env.admin("PATCH", f"objects/companies/{removed['toId']}", {"properties": {"name": "Unlinked Co"}})
-    env.admin("PATCH", f"objects/contacts/{c[4]}", {"properties": {"jobtitle": "Buyer"}})
-    env.admin("PATCH", f"objects/companies/{co[1]}", {"properties": {"name": "Touched Co"}})
+    label = env.admin(
+        "POST", "association-labels/deals/companies", {"label": "Reseller", "inverseLabel": "Resold deal"}
+    )
+    relabelled = next(a for a in env.snapshot("deals")["associations"] if a["toType"] == "companies")
+    env.admin(
+        "PUT",
+        f"associations/deals/{relabelled['fromId']}/companies/{relabelled['toId']}",
+        {"typeId": label["typeId"]},
+    )
     return {"created": created, "archived_contact": c[1], "merged": (c[2], c[3])}
 
 
