@@ -117,10 +117,27 @@ def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> R
     return Response(status, body, hdrs)
 
 
-def _multi_status(req: Request) -> int:
-    """A batch with some ids not found: 207 on the v3/v4 paths, 200 with ``errors`` and
+def _error_item(message: str, ids: list[Any], **extra: Any) -> dict[str, Any]:
+    """One ``errors[]`` item of a batch response, with every key the specs list."""
+    item = {"status": "error", "category": "OBJECT_NOT_FOUND", "message": message, "context": {"ids": ids}}
+    return {**item, "errors": [], "links": {}, **extra}
+
+
+def _batch_response(req: Request, results: list[Any], errors: list[dict[str, Any]]) -> Response:
+    """A batch read's body. Some ids not found: 207 on the v3/v4 paths, 200 with ``errors`` and
     ``numErrors`` on the ``2026-09`` paths (as their specs say)."""
-    return 200 if "/2026-09/" in req.path else 207
+    stamp = iso_ms(now_ms())
+    payload: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": stamp,
+        "completedAt": stamp,
+    }
+    if not errors:
+        return _json(200, payload)
+    payload["numErrors"] = len(errors)
+    payload["errors"] = errors
+    return _json(200 if "/2026-09/" in req.path else 207, payload)
 
 
 def _correlation_of(resp: Response) -> str:
@@ -667,28 +684,14 @@ class SandboxServer:
         found, missing = self.portal.batch_read(
             req.args[0], ids, properties=props or None, archived=as_bool(req.param("archived") or "false")
         )
-        stamp = iso_ms(now_ms())
-        payload: dict[str, Any] = {
-            "status": "COMPLETE",
-            "results": found,
-            "startedAt": stamp,
-            "completedAt": stamp,
-        }
-        if not missing:
-            return _json(200, payload)
-        payload["numErrors"] = 1
-        payload["errors"] = [
-            {
-                "status": "error",
-                "category": "OBJECT_NOT_FOUND",
-                "message": f"Could not get some {ot.singular.upper()} objects, they may be deleted or not exist. "
-                "Check that ids are valid.",
-                "context": {"ids": missing},
-                "errors": [],
-                "links": {},
-            }
-        ]
-        return _json(_multi_status(req), payload)
+        errors = []
+        if missing:
+            message = (
+                f"Could not get some {ot.singular.upper()} objects, they may be deleted or not exist. "
+                "Check that ids are valid."
+            )
+            errors = [_error_item(message, missing)]
+        return _batch_response(req, found, errors)
 
     def _properties(self, req: Request) -> Response:
         archived = as_bool(req.param("archived") or "false")
@@ -727,30 +730,17 @@ class SandboxServer:
         results, missing = self.portal.association_batch_read(
             from_type, to_type, inputs, page_size=max(1, int(self.config.association_page_size))
         )
-        stamp = iso_ms(now_ms())
-        payload: dict[str, Any] = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": stamp,
-            "completedAt": stamp,
-        }
-        if not missing:
-            return _json(200, payload)
-        payload["numErrors"] = len(missing)
-        payload["errors"] = [
-            {
-                "status": "error",
-                "category": "OBJECT_NOT_FOUND",
-                "subCategory": {"name": "crm.associations.OBJECT_NOT_FOUND"},
-                "message": f"Could not find {self.portal.object_type(from_type).singular} {mid}",
-                "context": {"ids": [mid]},
-                "errors": [],
-                "links": {},
-                "id": str(mid),
-            }
+        singular = self.portal.object_type(from_type).singular
+        errors = [
+            _error_item(
+                f"Could not find {singular} {mid}",
+                [mid],
+                id=str(mid),
+                subCategory={"name": "crm.associations.OBJECT_NOT_FOUND"},
+            )
             for mid in missing
         ]
-        return _json(_multi_status(req), payload)
+        return _batch_response(req, results, errors)
 
     def _assoc_labels(self, req: Request) -> Response:
         return _json(200, {"results": self.portal.association_labels(req.args[0], req.args[1])})
