@@ -136,11 +136,9 @@ class Dialect(abc.ABC):
         return None
 
     def values_source(self, columns: Sequence[tuple[str, str]], values: Mapping[str, Any]) -> tuple[str, dict]:
-        """A one-row source ``(SELECT ... ) `` of bound values, and its params."""
-        params = {f"v_{name}": P(values.get(name), self.stage_type(type_)) for name, type_ in columns}
-        select = ", ".join(
-            f"CAST(@v_{name} AS {self.stage_type(type_)}) AS {self.quote(name)}" for name, type_ in columns
-        )
+        """A one-row source ``(SELECT @v_a AS a, ...)`` of typed bound values, and its params."""
+        params = {f"v_{name}": P(values.get(name), type_) for name, type_ in columns}
+        select = ", ".join(f"@v_{name} AS {self.quote(name)}" for name, _ in columns)
         return f"(SELECT {select})", params
 
     # ------------------------------------------------------------------ I/O
