@@ -184,9 +184,3 @@ def get_budget(
         elif (budget.max_calls, budget.interval_s) != (int(max_calls or 0), float(interval_s)):
             budget.configure(max_calls, interval_s)
         return budget
-
-
-def reset_budgets() -> None:
-    """Forget all shared budgets (tests)."""
-    with _REGISTRY_LOCK:
-        _REGISTRY.clear()
