@@ -38,6 +38,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hubspot_etl.warehouse.registry import DESTINATIONS
+
 CONFIG_FILE_NAME = "hubspot_sync.yaml"
 CONFIG_ENV_VAR = "HUBSPOT_ETL_CONFIG"
 PACKAGED_SOURCE = f"{CONFIG_FILE_NAME} (packaged default)"
@@ -89,7 +91,7 @@ class _Strict(BaseModel):
 class Destination(_Strict):
     """Where an object's tables live."""
 
-    type: Literal["postgres", "bigquery"] = "postgres"
+    type: Literal[tuple(DESTINATIONS)] = "postgres"  # type: ignore[valid-type]
     conn_id: str = "hubspot_warehouse"
     schema_name: str = Field(default="hubspot", alias="schema", min_length=1, max_length=63)
     project: str | None = None
@@ -175,8 +177,7 @@ class SyncSettings(_Scheduled):
         Each part is one load job on BigQuery, which allows 1,500 load jobs per table per day.
         """
         if self.part_size == 0:
-            size = 20_000 if self.destination.type == "bigquery" else 2_500
-            object.__setattr__(self, "part_size", size)
+            object.__setattr__(self, "part_size", DESTINATIONS[self.destination.type].part_size)
         elif self.part_size < 100:
             raise ValueError(f"part_size: must be at least 100 (got {self.part_size})")
         return self

@@ -44,11 +44,9 @@ def _link(anchor: str, text: str) -> str:
 
 
 def _destination(cfg: SyncSettings) -> str:
-    d = cfg.destination
-    if d.type == "bigquery":
-        project = f"`{d.project}.`" if d.project else ""
-        return f"BigQuery dataset {project}`{d.schema_name}` (connection `{d.conn_id}`)"
-    return f"PostgreSQL schema `{d.schema_name}` (connection `{d.conn_id}`)"
+    from hubspot_etl.warehouse.registry import destination_type
+
+    return destination_type(cfg.destination.type).describe(cfg.destination)
 
 
 def _schedules(cfg: SyncSettings) -> str:

@@ -23,19 +23,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 _MISSING_CONN = re.compile(r"conn_id `([^`]+)` isn't defined")
-_PG_PERMANENT = (
-    "password authentication failed",
-    "no pg_hba.conf entry",
-    "does not exist",  # role or database
-    "permission denied",
-    "must be owner of",
-)
-_CONNECTION_HELP = {
-    "hubspot": "airflow connections add {conn_id} --conn-type hubspot --conn-password <private app token>",
-    "postgres": "airflow connections add {conn_id} --conn-uri postgresql://user:password@host:5432/database",
-    "bigquery": "airflow connections add {conn_id} --conn-type google_cloud_platform "
-    '--conn-extra \'{{"project": "<project>"}}\'',
-}
+_HUBSPOT_HELP = "airflow connections add {conn_id} --conn-type hubspot --conn-password <private app token>"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -51,7 +39,12 @@ def _missing_connection(exc: BaseException, cfg: Any) -> str | None:
     hubspot_conn = getattr(cfg, "hubspot_conn_id", None)
     kind = "hubspot" if conn_id == hubspot_conn else getattr(cfg.destination, "type", "postgres")
     role = "the HubSpot connection" if kind == "hubspot" else f"the {kind} warehouse connection"
-    create = _CONNECTION_HELP.get(kind, _CONNECTION_HELP["postgres"]).format(conn_id=conn_id)
+    if kind == "hubspot":
+        create = _HUBSPOT_HELP.format(conn_id=conn_id)
+    else:
+        from hubspot_etl.warehouse.registry import destination_type
+
+        create = destination_type(kind).connection_help.format(conn_id=conn_id)
     return (
         f"Airflow connection {conn_id!r} ({role} of this DAG) does not exist: create it in Admin > "
         f"Connections, in your secrets backend, or with `{create}` (README#connections)."
@@ -83,41 +76,9 @@ def _warehouse_cause(exc: BaseException, cfg: Any) -> str | None:
     destination = getattr(cfg, "destination", None)
     if destination is None:
         return None
-    conn_id = destination.conn_id
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        psycopg = None  # type: ignore[assignment]
-    if psycopg is not None and isinstance(exc, psycopg.Error):
-        text = _first_line(exc)
-        permanent = isinstance(exc, psycopg.errors.InsufficientPrivilege) or (
-            isinstance(exc, psycopg.OperationalError) and any(p in text for p in _PG_PERMANENT)
-        )
-        if permanent:
-            return (
-                f"The PostgreSQL warehouse refused Airflow connection {conn_id!r}: {text}. Fix the login, "
-                f"database or privileges of that connection (it needs CREATE on the database and on "
-                f"schema {destination.schema_name!r})."
-            )
-        return None
-    return _bigquery_cause(exc, conn_id, destination)
+    from hubspot_etl.warehouse.registry import destination_type
 
-
-def _bigquery_cause(exc: BaseException, conn_id: str, destination: Any) -> str | None:
-    module = type(exc).__module__
-    if not module.startswith(("google.auth", "google.api_core")):
-        return None
-    name = type(exc).__name__
-    text = _first_line(exc)
-    if name in ("DefaultCredentialsError", "RefreshError", "Unauthorized") or (
-        name == "Forbidden" and "quota" not in text.lower() and "rate" not in text.lower()
-    ):
-        return (
-            f"BigQuery refused the credentials of Airflow connection {conn_id!r}: {text}. Give that "
-            f"connection a key or Application Default Credentials with BigQuery Data Editor and Job User "
-            f"on project {destination.project or '(the connection project)'}."
-        )
-    return None
+    return destination_type(destination.type).explain_error(exc, destination)
 
 
 def permanent_cause(exc: BaseException, cfg: Any) -> str | None:

@@ -43,7 +43,7 @@ class HubSpotHealthCheckOperator(BaseOperator):
 
         from hubspot_etl import healthcheck as hc
         from hubspot_etl.hooks.hubspot import HubSpotHook
-        from hubspot_etl.warehouse.factory import get_warehouse
+        from hubspot_etl.warehouse.registry import get_warehouse
 
         objects = [o for o in self.sync_config.objects if o.enabled]
         owners = self.sync_config.owners if self.sync_config.owners.enabled else None

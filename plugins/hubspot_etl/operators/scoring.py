@@ -69,7 +69,7 @@ class ScoringSqlOperator(BaseOperator):
         super().__init__(**kwargs)
         self.object_config = object_config
         self.step = step
-        self.sql = read_sql(_dialect(object_config), step)
+        self.sql = read_sql(object_config.destination.type, step)
 
     def execute(self, context: Any) -> dict[str, Any]:
         from hubspot_etl.operators.failures import fail_fast_on_setup_errors
@@ -94,10 +94,6 @@ class ScoringSqlOperator(BaseOperator):
             store.run(statement, bound)
         log.info("scoring %s: %d statements on %s", self.step, len(statements), store.dialect)
         return {"step": self.step, "statements": len(statements), "snapshot_id": snapshot_id}
-
-
-def _dialect(cfg: ObjectConfig) -> str:
-    return "bigquery" if cfg.destination.type == "bigquery" else "postgres"
 
 
 class ScoringPrepareOperator(BaseOperator):

@@ -219,7 +219,7 @@ def import_snapshots(cfg: Any, paths: list[str | Path]) -> dict[str, Any]:
 def _insert(
     store: Any, snapshot_id: str, kinds: dict[str, list[dict[str, Any]]], companies: set[int]
 ) -> None:
-    from hubspot_etl.scoring.store import Typed
+    from hubspot_etl.warehouse.dialect import P
 
     t = store.t
     for c in kinds["companies"]:
@@ -229,8 +229,8 @@ def _insert(
             {
                 "s": snapshot_id,
                 "id": c["id"],
-                "o": Typed("INT64", c["owner_id"]),
-                "l": Typed("STRING", c["lifecycle_stage"]),
+                "o": P(c["owner_id"], "bigint"),
+                "l": P(c["lifecycle_stage"], "text"),
             },
         )
     links: dict[tuple[int, int], None] = defaultdict(lambda: None)
@@ -241,10 +241,10 @@ def _insert(
             {
                 "s": snapshot_id,
                 "id": d["id"],
-                "o": Typed("INT64", d["owner_id"]),
+                "o": P(d["owner_id"], "bigint"),
                 "p": d["pipeline_id"],
                 "st": d["stage_id"],
-                "a": Typed("STRING", None if d["amount"] is None else str(d["amount"])),
+                "a": P(None if d["amount"] is None else str(d["amount"]), "text"),
             },
         )
         for company_id in d["company_id"]:

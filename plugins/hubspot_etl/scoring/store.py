@@ -1,4 +1,4 @@
-# ruff: noqa: S608  -- identifiers are quoted by t()/col(); every value is a bound parameter
+# ruff: noqa: S608  -- identifiers are quoted by the dialect; every value is a bound parameter
 """Warehouse access for the scoring steps that SQL files cannot express.
 
 * seed ``hs_stage_mapping`` from the mapping file (insert-only);
@@ -8,20 +8,19 @@
   ``_hubspot_association_tables``; a missing table or column reads as no rows / NULL;
 * open the snapshot in ``hs_snapshot_registry``.
 
-One class per dialect with the same methods; statements use ``@name`` placeholders, bound as
-query parameters (PostgreSQL: rewritten to ``%(name)s``).
+One class for every destination: it runs on the destination's warehouse dialect, with
+``@name`` placeholders bound as query parameters.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from hubspot_etl.scoring.mapping import StageMapping
+from hubspot_etl.warehouse.dialect import P
 from hubspot_etl.warehouse.naming import pipeline_table_names, table_name_for_object
 
 log = logging.getLogger(__name__)
@@ -32,34 +31,37 @@ INPUT_TABLES = (
     "hs_scoring_input_company_deal",
     "hs_scoring_input_stages",
 )
-_PARAM = re.compile(r"@([a-z_][a-z0-9_]*)")
-
-
-class Typed:
-    """A query parameter value with an explicit type (for NULLs on BigQuery)."""
-
-    def __init__(self, type_: str, value: Any) -> None:
-        self.type, self.value = type_, value
 
 
 class ScoringStore:
-    dialect = ""
+    """The scoring tables of one destination (``warehouse``: a :class:`~hubspot_etl.warehouse.core.SqlWarehouse`)."""
 
-    # -- dialect hooks
+    def __init__(self, warehouse: Any) -> None:
+        self.warehouse = warehouse
+        self.d = warehouse.d
+        self.dialect = self.d.name
+
     def t(self, table: str) -> str:
-        raise NotImplementedError
+        return self.d.table(table)
 
     def col(self, name: str) -> str:
-        raise NotImplementedError
+        return self.d.quote(name)
 
-    def run(self, statement: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-    def table_exists(self, table: str) -> bool:
-        raise NotImplementedError
+    def now(self) -> str:
+        return self.d.now
 
     def cast(self, expr: str, kind: str) -> str:
-        raise NotImplementedError
+        if kind == "owner":
+            return self.d.text_to_bigint(expr)
+        return f"CAST({expr} AS {self.d.type_sql('text' if kind == 'text' else 'numeric')})"
+
+    def table_exists(self, table: str) -> bool:
+        with self.d.session() as s:
+            return self.d.table_exists(s, table)
+
+    def run(self, statement: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self.d.session() as s:
+            return s.execute(statement, params).rows
 
     # -- shared logic
     def column_map(self, object_name: str) -> dict[str, str]:
@@ -106,17 +108,12 @@ class ScoringStore:
         )
         return 1
 
-    def now(self) -> str:
-        return "CURRENT_TIMESTAMP"
-
     def clear_inputs(self, snapshot_id: str, prefix: str | None = None) -> None:
         """Delete the inputs of ``snapshot_id`` (and of older snapshots starting with ``prefix``)."""
         for table in INPUT_TABLES:
             if prefix:
                 self.run(
-                    f"DELETE FROM {self.t(table)} WHERE snapshot_id = @s OR STARTS_WITH(snapshot_id, @p)"
-                    if self.dialect == "bigquery"
-                    else f"DELETE FROM {self.t(table)} WHERE snapshot_id = @s OR left(snapshot_id, length(@p)) = @p",
+                    f"DELETE FROM {self.t(table)} WHERE snapshot_id = @s OR SUBSTR(snapshot_id, 1, LENGTH(@p)) = @p",
                     {"s": snapshot_id, "p": prefix},
                 )
             else:
@@ -232,7 +229,7 @@ class ScoringStore:
     ) -> None:
         """(Re)open the snapshot's registry row: status 'running', counts cleared."""
         self.run(f"DELETE FROM {self.t('hs_snapshot_registry')} WHERE snapshot_id = @s", {"s": snapshot_id})
-        ts = lambda v: Typed("TIMESTAMP", v)  # noqa: E731
+        ts = lambda v: P(v, "timestamp")  # noqa: E731
         self.run(
             f"INSERT INTO {self.t('hs_snapshot_registry')} (snapshot_id, source, unit, dag_id, run_id, "
             "snapshot_at, ingest_status, ingest_finished_at, deals_synced_at, owners_synced_at, "
@@ -243,14 +240,14 @@ class ScoringStore:
                 "s": snapshot_id,
                 "source": source,
                 "unit": unit,
-                "dag": Typed("STRING", dag_id),
-                "run": Typed("STRING", run_id),
+                "dag": P(dag_id, "text"),
+                "run": P(run_id, "text"),
                 "at": ts(snapshot_at),
-                "ingest": Typed("STRING", ingest_status),
+                "ingest": P(ingest_status, "text"),
                 "ingest_at": ts(ingest_finished_at),
                 "deals_at": ts(deals_synced_at),
                 "owners_at": ts(owners_synced_at),
-                "n": Typed("INT64", num_input_units),
+                "n": P(num_input_units, "bigint"),
                 "version": config_version,
             },
         )
@@ -264,94 +261,9 @@ class ScoringStore:
             )
 
 
-class PostgresScoringStore(ScoringStore):
-    dialect = "postgres"
-
-    def __init__(self, warehouse: Any) -> None:
-        self.warehouse = warehouse  # hubspot_etl.warehouse.postgres.PostgresWarehouse
-        self.schema = warehouse.schema
-
-    def t(self, table: str) -> str:
-        return f'"{self.schema}"."{table}"'
-
-    def col(self, name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
-    def cast(self, expr: str, kind: str) -> str:
-        if kind == "owner":
-            return f"CASE WHEN CAST({expr} AS text) ~ '^[0-9]{{1,18}}$' THEN CAST(CAST({expr} AS text) AS bigint) END"
-        return f"CAST({expr} AS {'text' if kind == 'text' else 'numeric'})"
-
-    def table_exists(self, table: str) -> bool:
-        return bool(self.run("SELECT to_regclass(@t) IS NOT NULL AS e", {"t": self.t(table)})[0]["e"])
-
-    def run(self, statement: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        from psycopg.rows import dict_row
-
-        values = {k: (v.value if isinstance(v, Typed) else v) for k, v in (params or {}).items()}
-        with self.warehouse.connect() as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            cur.execute(_PARAM.sub(r"%(\1)s", statement), values)
-            return cur.fetchall() if cur.description else []
-
-
-class BigQueryScoringStore(ScoringStore):
-    dialect = "bigquery"
-
-    def __init__(self, warehouse: Any) -> None:
-        self.warehouse = warehouse  # hubspot_etl.warehouse.bigquery.BigQueryWarehouse
-
-    def t(self, table: str) -> str:
-        return self.warehouse._t(table)
-
-    def col(self, name: str) -> str:
-        return f"`{name}`"
-
-    def now(self) -> str:
-        return "CURRENT_TIMESTAMP()"
-
-    def cast(self, expr: str, kind: str) -> str:
-        if kind == "owner":
-            return f"SAFE_CAST(CAST({expr} AS STRING) AS INT64)"
-        return f"CAST({expr} AS {'STRING' if kind == 'text' else 'BIGNUMERIC'})"
-
-    def table_exists(self, table: str) -> bool:
-        return self.warehouse._table_exists(table)
-
-    def run(self, statement: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        from google.cloud import bigquery
-
-        query_params = []
-        for name, value in (params or {}).items():
-            if isinstance(value, Typed):
-                type_, value = value.type, value.value
-            else:
-                type_ = _bq_type(value)
-            query_params.append(bigquery.ScalarQueryParameter(name, type_, value))
-        return self.warehouse._query(statement, query_params).rows
-
-
-def _bq_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "BOOL"
-    if isinstance(value, int):
-        return "INT64"
-    if isinstance(value, float | Decimal):
-        return "BIGNUMERIC"
-    if isinstance(value, datetime):
-        return "TIMESTAMP"
-    return "STRING"
-
 
 def store_for(destination: Any) -> ScoringStore:
     """The store of a config ``Destination``."""
-    from hubspot_etl.warehouse.factory import get_warehouse
+    from hubspot_etl.warehouse.registry import get_warehouse
 
-    warehouse = get_warehouse(destination)
-    if destination.type == "bigquery":
-        return BigQueryScoringStore(warehouse)
-    return PostgresScoringStore(warehouse)
-
-
-def rows_to_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
-    return [dict(r) for r in rows]
+    return ScoringStore(get_warehouse(destination))

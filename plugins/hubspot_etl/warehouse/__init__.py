@@ -15,7 +15,7 @@ from hubspot_etl.warehouse.base import (
     WarehouseError,
     WarehouseLockError,
 )
-from hubspot_etl.warehouse.factory import get_warehouse
+from hubspot_etl.warehouse.registry import get_warehouse
 
 __all__ = [
     "LoadResult",

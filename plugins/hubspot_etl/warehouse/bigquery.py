@@ -243,6 +243,9 @@ class BigQueryDialect(Dialect):
     def in_list(self, expr: str, param: str) -> str:
         return f"{expr} IN UNNEST(@{param})"
 
+    def text_to_bigint(self, expr: str) -> str:
+        return f"SAFE_CAST(CAST({expr} AS STRING) AS INT64)"
+
     def add_ms(self, expr: str, param: str) -> str:
         return f"TIMESTAMP_ADD({expr}, INTERVAL @{param} MILLISECOND)"
 
@@ -392,3 +395,31 @@ class BigQueryWarehouse(SqlWarehouse):
     @property
     def project(self) -> str:
         return self.d.project
+
+
+def build_warehouse(destination: Any, max_property_columns: int | None = None) -> BigQueryWarehouse:
+    kwargs = {"max_property_columns": max_property_columns} if max_property_columns else {}
+    return BigQueryWarehouse(
+        destination.schema_name,
+        gcp_conn_id=destination.conn_id,
+        project=destination.project,
+        location=destination.location,
+        **kwargs,
+    )
+
+
+def explain_error(exc: BaseException, destination: Any) -> str | None:
+    """Refused credentials (not quotas or rate limits): permanent, so the task fails at once."""
+    if not type(exc).__module__.startswith(("google.auth", "google.api_core")):
+        return None
+    name = type(exc).__name__
+    text = (str(exc).strip().splitlines() or [name])[0]
+    if name in ("DefaultCredentialsError", "RefreshError", "Unauthorized") or (
+        name == "Forbidden" and "quota" not in text.lower() and "rate" not in text.lower()
+    ):
+        return (
+            f"BigQuery refused the credentials of Airflow connection {destination.conn_id!r}: {text}. Give that "
+            f"connection a key or Application Default Credentials with BigQuery Data Editor and Job User "
+            f"on project {destination.project or '(the connection project)'}."
+        )
+    return None

@@ -131,6 +131,10 @@ class Dialect(abc.ABC):
     def add_ms(self, expr: str, param: str) -> str:
         """The timestamp ``expr`` plus ``@param`` milliseconds."""
 
+    @abc.abstractmethod
+    def text_to_bigint(self, expr: str) -> str:
+        """``expr`` as a bigint when its text is a plain integer, else NULL (owner ids)."""
+
     def json_merge(self, target: str, source: str, keys_param: str) -> str | None:
         """SQL for ``(target - keys) || source`` on documents, or None: the core merges in Python."""
         return None

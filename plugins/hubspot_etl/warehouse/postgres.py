@@ -126,6 +126,9 @@ class PostgresDialect(Dialect):
     def add_ms(self, expr: str, param: str) -> str:
         return f"({expr} + @{param} * interval '1 millisecond')"
 
+    def text_to_bigint(self, expr: str) -> str:
+        return f"CASE WHEN CAST({expr} AS text) ~ '^[0-9]{{1,18}}$' THEN CAST(CAST({expr} AS text) AS bigint) END"
+
     def json_merge(self, target: str, source: str, keys_param: str) -> str:
         return (
             f"NULLIF((COALESCE({target}, '{{}}'::jsonb) - @{keys_param}) || COALESCE({source}, '{{}}'::jsonb), "
@@ -381,3 +384,34 @@ class PostgresWarehouse(SqlWarehouse):
         arguments |= {"dbname": conn.schema, "port": port}
         arguments.update((k, v) for k, v in extras.items() if k not in hook.ignored_extra_options)
         return psycopg.connect(**{k: v for k, v in arguments.items() if v not in (None, "")})
+
+
+_PERMANENT = (
+    "password authentication failed",
+    "no pg_hba.conf entry",
+    "does not exist",  # role or database
+    "permission denied",
+    "must be owner of",
+)
+
+
+def build_warehouse(destination: Any, max_property_columns: int | None = None) -> PostgresWarehouse:
+    kwargs = {"max_property_columns": max_property_columns} if max_property_columns else {}
+    return PostgresWarehouse(destination.schema_name, postgres_conn_id=destination.conn_id, **kwargs)
+
+
+def explain_error(exc: BaseException, destination: Any) -> str | None:
+    """Refused logins and missing privileges: permanent, so the task fails without retrying."""
+    if not isinstance(exc, psycopg.Error):
+        return None
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    permanent = isinstance(exc, psycopg.errors.InsufficientPrivilege) or (
+        isinstance(exc, psycopg.OperationalError) and any(p in text for p in _PERMANENT)
+    )
+    if not permanent:
+        return None
+    return (
+        f"The PostgreSQL warehouse refused Airflow connection {destination.conn_id!r}: {text}. Fix the login, "
+        f"database or privileges of that connection (it needs CREATE on the database and on "
+        f"schema {destination.schema_name!r})."
+    )
