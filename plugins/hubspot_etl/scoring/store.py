@@ -261,7 +261,6 @@ class ScoringStore:
             )
 
 
-
 def store_for(destination: Any) -> ScoringStore:
     """The store of a config ``Destination``."""
     from hubspot_etl.warehouse.registry import get_warehouse

@@ -125,9 +125,13 @@ class BigQuerySession(Session):
         self.d = dialect
         self.staged: list[str] = []
 
-    def execute(self, statement: str, params: Mapping[str, Any] | None = None, *, dry_run: bool = False) -> Result:
+    def execute(
+        self, statement: str, params: Mapping[str, Any] | None = None, *, dry_run: bool = False
+    ) -> Result:
         config = bigquery.QueryJobConfig(
-            query_parameters=[_param(k, v) for k, v in (params or {}).items()], use_legacy_sql=False, dry_run=dry_run
+            query_parameters=[_param(k, v) for k, v in (params or {}).items()],
+            use_legacy_sql=False,
+            dry_run=dry_run,
         )
         for attempt in Retrying(
             retry=retry_if_exception(_is_retryable_dml),
@@ -148,7 +152,8 @@ class BigQuerySession(Session):
         self.staged.append(name)
         names = [c for c, _ in columns]
         data = "".join(
-            json.dumps(dict(zip(names, r, strict=False)), ensure_ascii=False, default=_json_default) + "\n" for r in rows
+            json.dumps(dict(zip(names, r, strict=False)), ensure_ascii=False, default=_json_default) + "\n"
+            for r in rows
         )
         if data:
             config = bigquery.LoadJobConfig(
@@ -238,7 +243,9 @@ class BigQueryDialect(Dialect):
         return _STAGE_TYPES.get(column_type) or TYPES[column_type]
 
     def staged(self, expr: str, column_type: str) -> str:
-        return {"numeric": f"CAST({expr} AS BIGNUMERIC)", "json": f"PARSE_JSON({expr})"}.get(column_type, expr)
+        return {"numeric": f"CAST({expr} AS BIGNUMERIC)", "json": f"PARSE_JSON({expr})"}.get(
+            column_type, expr
+        )
 
     def in_list(self, expr: str, param: str) -> str:
         return f"{expr} IN UNNEST(@{param})"
@@ -331,11 +338,15 @@ class BigQueryDialect(Dialect):
         types = self.column_types(session, table)
         absent = [c for c in names if c.lower() not in types]
         if absent:
-            raise WarehouseError(f"table {table!r} does not match its column map after evolution (missing {absent[:5]})")
+            raise WarehouseError(
+                f"table {table!r} does not match its column map after evolution (missing {absent[:5]})"
+            )
         for start in range(0, len(names), 1000):
             chunk = names[start : start + 1000]
             try:
-                session.execute(f"SELECT {', '.join(map(ident, chunk))} FROM {self.table(table)}", dry_run=True)
+                session.execute(
+                    f"SELECT {', '.join(map(ident, chunk))} FROM {self.table(table)}", dry_run=True
+                )
             except gexc.BadRequest as exc:
                 raise WarehouseError(f"columns of {table!r} are listed but not queryable: {exc}") from exc
 
@@ -351,7 +362,9 @@ class BigQueryDialect(Dialect):
                 return notes
             s.execute(f"CREATE TABLE IF NOT EXISTS {self.table(scratch)} (id INT64, note STRING)")
             try:
-                s.execute(f"INSERT INTO {self.table(scratch)} (id, note) VALUES (1, @note)", {"note": "healthcheck"})
+                s.execute(
+                    f"INSERT INTO {self.table(scratch)} (id, note) VALUES (1, @note)", {"note": "healthcheck"}
+                )
                 read = s.execute(f"SELECT note FROM {self.table(scratch)}").rows
             finally:
                 self.client.delete_table(self.ref(scratch), not_found_ok=True)
@@ -385,7 +398,9 @@ class BigQueryWarehouse(SqlWarehouse):
         client: bigquery.Client | None = None,
         max_property_columns: int = DEFAULT_MAX_PROPERTY_COLUMNS,
     ) -> None:
-        super().__init__(BigQueryDialect(dataset, gcp_conn_id, project, location, client), max_property_columns)
+        super().__init__(
+            BigQueryDialect(dataset, gcp_conn_id, project, location, client), max_property_columns
+        )
         self.dataset, self.gcp_conn_id = dataset, gcp_conn_id
 
     @property

@@ -14,6 +14,10 @@ fixed system identifiers; everything that differs between warehouses is asked of
 * the lease primitive: a session lock where the warehouse has one (else the core keeps lease rows).
 """
 
+# S608: the SQL text interpolates only identifiers quoted by the dialect and fixed fragments;
+# values are always bound parameters or bulk-load data.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 import abc
@@ -139,7 +143,9 @@ class Dialect(abc.ABC):
         """SQL for ``(target - keys) || source`` on documents, or None: the core merges in Python."""
         return None
 
-    def values_source(self, columns: Sequence[tuple[str, str]], values: Mapping[str, Any]) -> tuple[str, dict]:
+    def values_source(
+        self, columns: Sequence[tuple[str, str]], values: Mapping[str, Any]
+    ) -> tuple[str, dict]:
         """A one-row source ``(SELECT @v_a AS a, ...)`` of typed bound values, and its params."""
         params = {f"v_{name}": P(values.get(name), type_) for name, type_ in columns}
         select = ", ".join(f"@v_{name} AS {self.quote(name)}" for name, _ in columns)
@@ -173,7 +179,9 @@ class Dialect(abc.ABC):
         session.execute(self.create_table_sql(table))
 
     def create_table_sql(self, table: Table) -> str:
-        cols = [f"{self.quote(c.name)} {self.column_sql(c.type, c.not_null, c.default)}" for c in table.columns]
+        cols = [
+            f"{self.quote(c.name)} {self.column_sql(c.type, c.not_null, c.default)}" for c in table.columns
+        ]
         if table.key:
             cols.append(f"PRIMARY KEY ({', '.join(map(self.quote, table.key))})")
         return f"CREATE TABLE IF NOT EXISTS {self.table(table.name)} ({', '.join(cols)})"
@@ -192,7 +200,9 @@ class Dialect(abc.ABC):
         """Add ``(column, logical type)`` columns (the core passes only missing ones)."""
         step = self.add_columns_per_statement
         for start in range(0, len(columns), step):
-            clauses = [f"ADD COLUMN {self.quote(c)} {self.type_sql(t)}" for c, t in columns[start : start + step]]
+            clauses = [
+                f"ADD COLUMN {self.quote(c)} {self.type_sql(t)}" for c, t in columns[start : start + step]
+            ]
             session.execute(f"ALTER TABLE {self.table(table)} " + ", ".join(clauses))
 
     @abc.abstractmethod
@@ -204,7 +214,7 @@ class Dialect(abc.ABC):
         """``column -> position`` where the row builder needs it (PostgreSQL's per-row budget)."""
         return {}
 
-    def verify_columns(self, session: Session, table: str, names: Sequence[str]) -> None:
+    def verify_columns(self, session: Session, table: str, names: Sequence[str]) -> None:  # noqa: B027
         """Check that the table now has ``names`` (only where DDL is not transactional)."""
 
     @abc.abstractmethod
@@ -212,7 +222,9 @@ class Dialect(abc.ABC):
         """Connect, the privileges a sync needs, and a scratch table created, written, read, dropped."""
 
     # ------------------------------------------------------------------ leases
-    def session_lock(self, key: str, wait: bool, timeout_s: float | None) -> AbstractContextManager[None] | None:
+    def session_lock(
+        self, key: str, wait: bool, timeout_s: float | None
+    ) -> AbstractContextManager[None] | None:
         """A lock held by a session for the ``with`` block, or None: the core keeps lease rows."""
         return None
 

@@ -8,6 +8,10 @@ locks, released by the server when the session dies), else a lease row in ``_hub
 renewed by a thread while held.
 """
 
+# S608: the SQL text interpolates only identifiers quoted by the dialect and fixed fragments;
+# values are always bound parameters or bulk-load data.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 import logging
@@ -113,7 +117,9 @@ class Leases:
 
     # ------------------------------------------------------------------ object locks
     @contextmanager
-    def object_lock(self, object_name: str, wait: bool = True, timeout_s: float | None = None) -> Iterator[None]:
+    def object_lock(
+        self, object_name: str, wait: bool = True, timeout_s: float | None = None
+    ) -> Iterator[None]:
         """Exclusive per-object lock for the ``with`` block; raises :class:`WarehouseLockError`."""
         held = self.d.session_lock(f"sync:{object_name}", wait, timeout_s)
         if held is not None:
@@ -134,10 +140,14 @@ class Leases:
             waited = time.monotonic() - started
             if not wait or (timeout_s is not None and waited >= timeout_s):
                 how = "not waiting" if not wait else f"gave up after {waited:.1f}s"
-                raise self._lock_error(object_name, f"owner {holder[0]}, lease until {holder[1]:%Y-%m-%dT%H:%M:%SZ}; {how}")
+                raise self._lock_error(
+                    object_name, f"owner {holder[0]}, lease until {holder[1]:%Y-%m-%dT%H:%M:%SZ}; {how}"
+                )
             time.sleep(self.lock_poll_s)
         stop = threading.Event()
-        renewer = threading.Thread(target=self._renew, args=(object_name, owner, stop), name="lock-renew", daemon=True)
+        renewer = threading.Thread(
+            target=self._renew, args=(object_name, owner, stop), name="lock-renew", daemon=True
+        )
         renewer.start()
         try:
             yield
@@ -184,4 +194,3 @@ class Leases:
             f"another sync of {object_name!r} holds the lock in {self.d.where} ({how}); "
             "wait for it to finish or retry later"
         )
-

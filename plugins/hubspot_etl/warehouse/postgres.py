@@ -11,6 +11,10 @@ libpq conninfo/URI (``conninfo``), or from any callable returning a psycopg 3 co
 (``connection_factory``). An Airflow URI ``postgresql://user@/db?host=/socket/dir`` works as is.
 """
 
+# S608: the SQL text interpolates only identifiers quoted by the dialect and fixed fragments;
+# values are always bound parameters or bulk-load data.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 import re
@@ -80,8 +84,12 @@ class PostgresSession(Session):
     def stage(self, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> str:
         self._stages += 1
         name = f"_hubspot_stage_{self._stages}"
-        cols = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(TYPES[t])) for c, t in columns)
-        self.conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(sql.Identifier(name), cols))
+        cols = sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(TYPES[t])) for c, t in columns
+        )
+        self.conn.execute(
+            sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(sql.Identifier(name), cols)
+        )
         names = sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
         with self.conn.cursor() as cur:
             # The server parses COPY data while Python builds the next rows: libpq sends without
@@ -185,7 +193,8 @@ class PostgresDialect(Dialect):
         with self.connect() as conn:
             if lock:  # serialise DDL on the same schema or object between transactions
                 conn.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"hubspot_etl:{lock}:{self.schema}"]
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                    [f"hubspot_etl:{lock}:{self.schema}"],
                 )
             yield PostgresSession(conn, self)
 
@@ -211,7 +220,8 @@ class PostgresDialect(Dialect):
         ).affected
         missing = f"NOT EXISTS (SELECT 1 FROM {target} AS T WHERE {on})"
         inserted = session.execute(
-            f"INSERT INTO {target} ({cols}) {select} WHERE {missing} ON CONFLICT ({keys}) DO NOTHING", spec.params
+            f"INSERT INTO {target} ({cols}) {select} WHERE {missing} ON CONFLICT ({keys}) DO NOTHING",
+            spec.params,
         ).affected
         return updated + inserted
 
@@ -227,7 +237,9 @@ class PostgresDialect(Dialect):
         session.execute(ddl)
         for column in table.index:
             index = sanitize_identifier(f"{table.name}_{column}_idx")
-            session.execute(f"CREATE INDEX IF NOT EXISTS {self.quote(index)} ON {self.table(table.name)} ({column})")
+            session.execute(
+                f"CREATE INDEX IF NOT EXISTS {self.quote(index)} ON {self.table(table.name)} ({column})"
+            )
 
     def table_exists(self, session: Session, table: str) -> bool:
         return bool(
@@ -256,7 +268,10 @@ class PostgresDialect(Dialect):
     def add_columns(self, session: Session, table: str, columns: Sequence[tuple[str, str]]) -> None:
         step = self.add_columns_per_statement
         for start in range(0, len(columns), step):
-            clauses = [f"ADD COLUMN IF NOT EXISTS {self.quote(c)} {TYPES[t]}" for c, t in columns[start : start + step]]
+            clauses = [
+                f"ADD COLUMN IF NOT EXISTS {self.quote(c)} {TYPES[t]}"
+                for c, t in columns[start : start + step]
+            ]
             session.execute(f"ALTER TABLE {self.table(table)} " + ", ".join(clauses))
 
     def widen_to_text(self, session: Session, table: str, columns: Mapping[str, str]) -> None:
@@ -278,13 +293,24 @@ class PostgresDialect(Dialect):
             ).rows[0]
             user, database = me["u"], me["db"]
             notes.append((True, f"connected as {user} to {database} (PostgreSQL {me['v']})"))
-            found = s.execute("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = @s) AS e", {"s": self.schema})
+            found = s.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = @s) AS e", {"s": self.schema}
+            )
             if not found.rows[0]["e"]:
-                can = s.execute("SELECT has_database_privilege(current_database(), 'CREATE') AS c").rows[0]["c"]
+                can = s.execute("SELECT has_database_privilege(current_database(), 'CREATE') AS c").rows[0][
+                    "c"
+                ]
                 if can:
-                    notes.append((True, f"schema {self.schema} does not exist yet: the first sync creates it"))
+                    notes.append(
+                        (True, f"schema {self.schema} does not exist yet: the first sync creates it")
+                    )
                 else:
-                    notes.append((False, f"schema {self.schema} does not exist and {user} may not CREATE in {database}"))
+                    notes.append(
+                        (
+                            False,
+                            f"schema {self.schema} does not exist and {user} may not CREATE in {database}",
+                        )
+                    )
                 return notes
             rights = s.execute(
                 "SELECT has_schema_privilege(@s, 'USAGE') AS u, has_schema_privilege(@s, 'CREATE') AS c",
@@ -298,7 +324,9 @@ class PostgresDialect(Dialect):
             s.execute(f"INSERT INTO {t} VALUES (1, @n)", {"n": "healthcheck"})
             read = s.execute(f"SELECT note FROM {t}").rows[0]["note"]
             s.execute(f"DROP TABLE {t}")
-            notes.append((read == "healthcheck", f"CREATE on schema {self.schema}: scratch table created and dropped"))
+            notes.append(
+                (read == "healthcheck", f"CREATE on schema {self.schema}: scratch table created and dropped")
+            )
         return notes
 
     # ------------------------------------------------------------------ leases

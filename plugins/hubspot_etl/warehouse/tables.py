@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from hubspot_etl.warehouse.types import LogicalType
 
 BIGINT, INTEGER, DOUBLE, JSON, ROW_ID = "bigint", "integer", "double", "json", "row_id"
-TEXT, NUMERIC, TIMESTAMP, DATE, BOOLEAN = (LogicalType(t).value for t in ("text", "numeric", "timestamp", "date", "boolean"))
+TEXT, NUMERIC, TIMESTAMP, DATE, BOOLEAN = (
+    LogicalType(t).value for t in ("text", "numeric", "timestamp", "date", "boolean")
+)
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,9 @@ def object_table(name: str, properties: Sequence[tuple[str, str]] = ()) -> Table
 def association_table(name: str) -> Table:
     return Table(
         name,
-        _cols("from_id bigint !, to_id bigint !, type_id integer !, category text, label text, _synced_at timestamp ! =now"),
+        _cols(
+            "from_id bigint !, to_id bigint !, type_id integer !, category text, label text, _synced_at timestamp ! =now"
+        ),
         key=("from_id", "to_id", "type_id"),
         cluster=("from_id",),
         index=("to_id",),
@@ -97,7 +101,10 @@ _PIPELINE_COMMON = (
 
 def pipeline_table(name: str) -> Table:
     return Table(
-        name, _cols("id text !, label text, display_order integer, " + _PIPELINE_COMMON), ("id",), cluster=("id",)
+        name,
+        _cols("id text !, label text, display_order integer, " + _PIPELINE_COMMON),
+        ("id",),
+        cluster=("id",),
     )
 
 
@@ -181,7 +188,9 @@ LOCKS = Table(
     ("object_name",),
 )
 ASSOCIATION_TABLES = Table(
-    "_hubspot_association_tables", _cols("table_name text !, from_object text !, to_object text !"), ("table_name",)
+    "_hubspot_association_tables",
+    _cols("table_name text !, from_object text !, to_object text !"),
+    ("table_name",),
 )
 OWNER = Table(
     "owner",
