@@ -5,13 +5,15 @@ One schema per destination, in the database of the Airflow connection. Types: nu
 rejects), ``TIMESTAMP_TZ``, ``DATE``, ``BOOLEAN``, ``VARCHAR``; ids ``NUMBER(19,0)``; documents
 (``_rejects``, ``_extra_properties``, ...) ``VARIANT``.
 
-Identifiers are quoted; sessions set ``QUOTED_IDENTIFIERS_IGNORE_CASE``, so a quoted name and the
-same name unquoted are one identifier (stored upper-case, as Snowflake users expect). Values are
-bound (``pyformat``) or bulk-load data.
+Identifiers are quoted in upper case, so that a quoted name and the same name unquoted are one
+identifier (``select email from contact`` works, as Snowflake users expect; the column mapper has
+already made names unique regardless of case). Values are bound (``pyformat``) or bulk-load data.
 
 Bulk path: rows are written as NDJSON, ``PUT`` to a temporary internal stage and loaded with
-``COPY INTO`` a temporary table (``MATCH_BY_COLUMN_NAME``), then applied with one ``MERGE``, in
-one transaction with the part's ledger row. No row-by-row inserts.
+``COPY INTO`` a temporary table (``MATCH_BY_COLUMN_NAME``), then applied with one ``MERGE``. No
+row-by-row inserts. Snowflake commits the open transaction on every DDL statement (and creating
+the staging table is one), so statements run in autocommit and the core treats Snowflake as it
+treats BigQuery: a part is recorded in the ledger only after its merge, which is idempotent.
 """
 
 # S608: the SQL text interpolates only identifiers quoted by quote()/table() and fixed fragments;
@@ -95,33 +97,41 @@ class SnowflakeSession(Session):
         return Result(rows, affected)
 
     def stage(self, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> str:
-        """``PUT`` the rows as NDJSON to a temporary stage and ``COPY INTO`` a temporary table."""
-        self.d.use_schema(self)
+        """``PUT`` the rows as NDJSON to a temporary stage, ``COPY INTO`` a one-``VARIANT`` temporary
+        table, and return the typed view of it: ``(SELECT v:c0::<type> AS <column>, ...)``."""
         name = f"_hubspot_stage_{uuid.uuid4().hex[:16]}"
-        cols = ", ".join(f"{self.d.quote(c)} {self.d.stage_type(t)}" for c, t in columns)
-        self.execute(f"CREATE TEMPORARY TABLE {self.d.quote(name)} ({cols})")
+        self.execute(f"CREATE TEMPORARY TABLE {self.d.quote(name)} (v VARIANT)")
         self.staged.append(name)
-        names = [c for c, _ in columns]
         with tempfile.TemporaryDirectory(prefix="hubspot-etl-sf-") as folder:
             path = os.path.join(folder, f"{name}.json")
-            count = 0
             with open(path, "w", encoding="utf-8") as handle:
-                for row in rows:
-                    handle.write(json.dumps(dict(zip(names, row, strict=False)), default=_json_default) + "\n")
-                    count += 1
+                count = _write_ndjson(handle, rows)
             if count:
-                stage = self.d.qualified(name)
+                stage = self.d.table(name)
                 self.execute(f"CREATE TEMPORARY STAGE {stage}")
                 self.execute(f"PUT 'file://{path}' @{stage} AUTO_COMPRESS = TRUE")
                 self.execute(
-                    f"COPY INTO {self.d.qualified(name)} FROM @{stage} FILE_FORMAT = (TYPE = JSON) "
-                    "MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE ON_ERROR = ABORT_STATEMENT PURGE = TRUE"
+                    f"COPY INTO {self.d.quote(name)} FROM @{stage} FILE_FORMAT = (TYPE = JSON) "
+                    "ON_ERROR = ABORT_STATEMENT PURGE = TRUE"
                 )
-        return self.d.qualified(name)
+        typed = ", ".join(
+            f"v:c{i}::{self.d.stage_type(t)} AS {self.d.quote(c)}" for i, (c, t) in enumerate(columns)
+        )
+        # temporary tables are found by their bare name only
+        return f"(SELECT {typed} FROM {self.d.quote(name)})"
 
     def close(self) -> None:
         for name in self.staged:
-            self.execute(f"DROP TABLE IF EXISTS {self.d.qualified(name)}")
+            self.execute(f"DROP TABLE IF EXISTS {self.d.quote(name)}")
+
+
+def _write_ndjson(handle: Any, rows: Iterable[Sequence[Any]]) -> int:
+    """One JSON object per row, keys ``c0``, ``c1``... by position; returns the row count."""
+    count = 0
+    for row in rows:
+        handle.write(json.dumps({f"c{i}": v for i, v in enumerate(row)}, default=_json_default) + "\n")
+        count += 1
+    return count
 
 
 def _bind(value: Any) -> Any:
@@ -144,6 +154,7 @@ def _affected(rows: list[dict[str, Any]], rowcount: int | None) -> int:
 
 class SnowflakeDialect(Dialect):
     name = "snowflake"
+    transactional = False
     numeric_limits = SNOWFLAKE_NUMBER
     add_columns_per_statement = 500
 
@@ -158,14 +169,18 @@ class SnowflakeDialect(Dialect):
     def quote(self, name: str) -> str:
         if not isinstance(name, str) or not name or len(name) > 255:
             raise WarehouseError(f"not a valid Snowflake identifier: {name!r}")
-        return '"' + name.replace('"', '""') + '"'
+        return '"' + name.upper().replace('"', '""') + '"'
 
     def table(self, name: str) -> str:
-        return f"{self.quote(self.schema)}.{self.quote(name)}"
+        """``"DATABASE"."SCHEMA"."NAME"``: named in full, whatever the session's current schema."""
+        return f"{self.quote(self.database)}.{self.quote(self.schema)}.{self.quote(name)}"
 
-    def qualified(self, name: str) -> str:
-        """``"database"."schema"."name"`` (stages and temporary tables are named in full)."""
-        return f"{self.quote(self._database or '')}.{self.table(name)}"
+    @property
+    def database(self) -> str:
+        """The connection's database (asked once)."""
+        if self._database is None:
+            self._open().close()
+        return self._database or ""
 
     def type_sql(self, column_type: str) -> str:
         return TYPES[column_type]
@@ -174,11 +189,13 @@ class SnowflakeDialect(Dialect):
         return _STAGE_TYPES.get(column_type) or TYPES[column_type]
 
     def staged(self, expr: str, column_type: str) -> str:
-        forms = {"numeric": f"TO_NUMBER({expr}, 38, 10)", "json": f"PARSE_JSON({expr})"}
+        forms = {"numeric": f"CAST({expr} AS NUMBER(38,10))", "json": f"PARSE_JSON({expr})"}
         return forms.get(column_type, expr)
 
     def in_list(self, expr: str, param: str) -> str:
-        return f"{expr} IN (SELECT f.value::NUMBER(19,0) FROM TABLE(FLATTEN(INPUT => PARSE_JSON(@{param}))) f)"
+        return (
+            f"{expr} IN (SELECT f.value::NUMBER(19,0) FROM TABLE(FLATTEN(INPUT => PARSE_JSON(@{param}))) f)"
+        )
 
     def add_ms(self, expr: str, param: str) -> str:
         return f"DATEADD(millisecond, @{param}, {expr})"
@@ -188,32 +205,32 @@ class SnowflakeDialect(Dialect):
 
     # ------------------------------------------------------------------ I/O
     def _open(self) -> Any:
+        """A connection whose current schema is the destination's, once it exists (temporary
+        tables and stages are created in the current schema)."""
+        from snowflake.connector.errors import ProgrammingError
+
         conn = self._connect()
         with conn.cursor() as cur:
-            cur.execute("ALTER SESSION SET QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE, TIMEZONE = 'UTC'")
             if self._database is None:
                 cur.execute("SELECT CURRENT_DATABASE()")
                 self._database = (cur.fetchone() or [None])[0]
                 if not self._database:
                     conn.close()
-                    raise WarehouseError("the Snowflake connection names no database: set its 'database' extra")
+                    raise WarehouseError(
+                        "the Snowflake connection names no database: set its 'database' extra"
+                    )
+            try:
+                cur.execute(f"USE SCHEMA {self.quote(self._database)}.{self.quote(self.schema)}")
+            except ProgrammingError:  # not created yet: ensure_container creates it
+                pass
         return conn
-
-    def use_schema(self, session: SnowflakeSession) -> None:
-        """Temporary objects live in the current schema: make it the destination's."""
-        session.execute(f"USE SCHEMA {self.quote(self._database or '')}.{self.quote(self.schema)}")
 
     @contextmanager
     def session(self, lock: str | None = None) -> Iterator[SnowflakeSession]:
         conn = self._open()
         session = SnowflakeSession(conn, self)
         try:
-            session.execute("BEGIN")
             yield session
-            session.execute("COMMIT")
-        except BaseException:
-            session.execute("ROLLBACK")
-            raise
         finally:
             try:
                 session.close()
@@ -223,10 +240,13 @@ class SnowflakeDialect(Dialect):
     # ------------------------------------------------------------------ DDL
     def ensure_container(self) -> None:
         with self.session() as s:
-            s.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(self.schema)}")
+            s.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(self.database)}.{self.quote(self.schema)}")
 
     def create_table_sql(self, table: Table) -> str:
-        cols = [f"{self.quote(c.name)} {TYPES[c.type]}" + (" NOT NULL" if c.not_null else "") for c in table.columns]
+        cols = [
+            f"{self.quote(c.name)} {TYPES[c.type]}" + (" NOT NULL" if c.not_null else "")
+            for c in table.columns
+        ]
         if table.key:
             cols.append(f"PRIMARY KEY ({', '.join(map(self.quote, table.key))})")
         return f"CREATE TABLE IF NOT EXISTS {self.table(table.name)} ({', '.join(cols)})"
@@ -271,9 +291,12 @@ class SnowflakeDialect(Dialect):
         notes: list[tuple[bool, str]] = []
         with self.session() as s:
             me = s.execute("SELECT CURRENT_USER() AS u, CURRENT_ROLE() AS r, CURRENT_VERSION() AS v").rows[0]
-            notes.append((True, f"connected as {me['u']} (role {me['r']}) to {self._database} (Snowflake {me['v']})"))
+            notes.append(
+                (True, f"connected as {me['u']} (role {me['r']}) to {self.database} (Snowflake {me['v']})")
+            )
             found = s.execute(
-                "SELECT 1 AS x FROM information_schema.schemata WHERE UPPER(schema_name) = UPPER(@s)", {"s": self.schema}
+                "SELECT 1 AS x FROM information_schema.schemata WHERE UPPER(schema_name) = UPPER(@s)",
+                {"s": self.schema},
             ).rows
             if not found:
                 notes.append((True, f"schema {self.schema} does not exist yet: the first sync creates it"))
@@ -304,7 +327,9 @@ class SnowflakeWarehouse(SqlWarehouse):
         if (snowflake_conn_id is None) == (connection_factory is None):
             raise ValueError("pass exactly one of snowflake_conn_id, connection_factory")
         self.schema, self.snowflake_conn_id = schema, snowflake_conn_id
-        super().__init__(SnowflakeDialect(schema, connection_factory or self._airflow_connection), max_property_columns)
+        super().__init__(
+            SnowflakeDialect(schema, connection_factory or self._airflow_connection), max_property_columns
+        )
 
     def _airflow_connection(self) -> Any:
         from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
@@ -324,7 +349,11 @@ def explain_error(exc: BaseException, destination: Any) -> str | None:
     except ImportError:  # pragma: no cover - the snowflake extra is not installed
         return None
     text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    refused = isinstance(exc, errors.DatabaseError) and getattr(exc, "errno", None) in (250001, 390100, 390144)
+    refused = isinstance(exc, errors.DatabaseError) and getattr(exc, "errno", None) in (
+        250001,
+        390100,
+        390144,
+    )
     if refused or (isinstance(exc, errors.ProgrammingError) and "insufficient privileges" in text.lower()):
         return (
             f"Snowflake refused Airflow connection {destination.conn_id!r}: {text}. Fix the user, role or grants "
