@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create or reuse the project-local virtualenv (.venv) and install everything the
-# tests and the demo need. Safe to run repeatedly: it reinstalls only when a
-# requirements file or pyproject.toml changed.
+# tests and the demo need, then the Snowflake emulator's own virtualenv
+# (.local/fakesnow-venv). Safe to run repeatedly: each reinstalls only when its
+# requirements changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,3 +44,18 @@ if not dst.exists():
     shutil.copy(src, dst)
     print(f"bootstrap: installed DuckDB spatial extension to {dst}")
 PY
+
+# The Snowflake emulator (fakesnow) in its own virtualenv: its DuckDB 2.0 cannot share the main
+# venv with bqemulator's DuckDB 1.5 (devtools/requirements-fakesnow.txt; docs/snowflake.md).
+FAKESNOW_VENV=.local/fakesnow-venv
+FAKESNOW_STAMP="$FAKESNOW_VENV/.installed-$(sha256sum < devtools/requirements-fakesnow.txt | cut -c1-16)"
+if [ ! -f "$FAKESNOW_STAMP" ]; then
+  echo "bootstrap: installing the Snowflake emulator into $FAKESNOW_VENV"
+  [ -x "$VENV/bin/uv" ] || "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+  if [ ! -x "$FAKESNOW_VENV/bin/python" ]; then
+    UV_PYTHON_DOWNLOADS=never "$VENV/bin/uv" venv --quiet --python "$PYTHON" "$FAKESNOW_VENV"
+  fi
+  "$VENV/bin/uv" pip install --quiet --python "$FAKESNOW_VENV/bin/python" -r devtools/requirements-fakesnow.txt
+  rm -f "$FAKESNOW_VENV"/.installed-*
+  touch "$FAKESNOW_STAMP"
+fi

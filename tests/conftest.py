@@ -17,10 +17,12 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hubspot_devtools.bigquery_emulator import LocalBigQuery, start_bq_emulator
 from hubspot_devtools.local import LocalPostgres, start_postgres
+from hubspot_devtools.snowflake_emulator import LocalSnowflake, start_snowflake_emulator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="hubspot-etl-airflow-"))
@@ -82,6 +84,64 @@ def bq_emulator(local_bq: LocalBigQuery) -> tuple[str, str]:
 def bq_client(local_bq: LocalBigQuery):
     """The official BigQuery client on the session's emulator."""
     return local_bq.client()
+
+
+@pytest.fixture(scope="session")
+def snowflake_emulator() -> Iterator[LocalSnowflake]:
+    """One Snowflake emulator (fakesnow, own venv) per test session, for the official connector.
+
+    ``.connect(database, schema)`` opens a connector connection; ``.airflow_connection()`` is
+    the JSON of an Airflow ``snowflake`` connection for the provider's SnowflakeHook. That one
+    uses the emulator's HTTPS port, whose certificate this fixture makes trusted for the
+    session (``REQUESTS_CA_BUNDLE``: the usual CAs plus the emulator's). docs/snowflake.md.
+    """
+    emulator = start_snowflake_emulator()
+    previous = {name: os.environ.get(name) for name in emulator.env()}
+    os.environ.update(emulator.env())
+    yield emulator
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    emulator.stop()
+
+
+class SnowflakeConnFactory:
+    """Zero-argument callable: a new connector connection to this test's own database."""
+
+    def __init__(self, emulator: LocalSnowflake, database: str, schema: str = "PUBLIC") -> None:
+        self.emulator, self.database, self.schema = emulator, database, schema
+        self.opened: list[Any] = []
+
+    def __call__(self) -> Any:
+        conn = self.emulator.connect(database=self.database, schema=self.schema)
+        self.opened.append(conn)
+        return conn
+
+    def airflow_connection(self) -> dict[str, Any]:
+        """The test's database as an Airflow ``snowflake`` connection (JSON form)."""
+        return self.emulator.airflow_connection(database=self.database, schema=self.schema)
+
+    def close(self) -> None:
+        for conn in self.opened:
+            try:
+                conn.close()
+            except Exception:  # noqa: S110 (a broken connection is closed enough)
+                pass
+
+
+@pytest.fixture
+def snowflake_conn_factory(snowflake_emulator: LocalSnowflake) -> Iterator[SnowflakeConnFactory]:
+    """``connect()`` opens a new connection to a fresh database of this test (schema PUBLIC).
+
+    The database (``factory.database``) is dropped and the connections closed afterwards.
+    """
+    factory = SnowflakeConnFactory(snowflake_emulator, f"TEST_{uuid.uuid4().hex[:12].upper()}")
+    snowflake_emulator.create_database(factory.database)
+    yield factory
+    factory.close()
+    snowflake_emulator.drop_database(factory.database)
 
 
 @pytest.fixture
