@@ -54,7 +54,7 @@ def _fix_merge_candidates() -> None:
             source_alias, quoted=bool(source.args.get("alias") and source.args["alias"].this.quoted)
         )
         sql = (
-            f"CREATE OR REPLACE TEMPORARY TABLE merge_candidates AS SELECT {source_ref.sql()}.*, "
+            f"CREATE OR REPLACE TEMPORARY TABLE merge_candidates AS SELECT {source_ref.sql()}.*, "  # noqa: S608
             f"CASE {' '.join(cases)} ELSE NULL END AS MERGE_OP FROM {target.sql()} "
             f"FULL OUTER JOIN {source.sql()} ON {join.sql()} WHERE MERGE_OP IS NOT NULL"
         )

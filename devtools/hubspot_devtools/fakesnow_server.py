@@ -70,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import fakesnow.server
+    import fakesnow_fixes  # beside this script, on sys.path when it runs
     import uvicorn
     from fakesnow.instance import FakeSnow
+
+    fakesnow_fixes.apply()
 
     if args.db_path:
         # login_request reads the module global at each login
