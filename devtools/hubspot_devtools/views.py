@@ -85,3 +85,57 @@ class BigQueryView:
             return True
         except NotFound:
             return False
+
+
+class SnowflakeView:
+    """Read-only access to one Snowflake schema (the emulator in tests), same interface.
+
+    ``connect`` opens a connector connection to the database. Names are stored upper case (the
+    product quotes them so); keys come back lower case and ``VARIANT`` documents parsed.
+    """
+
+    def __init__(self, connect: Any, schema: str) -> None:
+        self.connect, self.schema = connect, schema
+
+    @staticmethod
+    def _quote(name: str) -> str:
+        return '"' + name.upper().replace('"', '""') + '"'
+
+    def _query(self, statement: str, params: Any = None) -> list[dict[str, Any]]:
+        import json
+
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(statement, params)
+            # type code 5 is VARIANT (and 9/10 OBJECT/ARRAY): JSON text to parse
+            documents = {i for i, d in enumerate(cur.description) if d[1] in (5, 9, 10)}
+            names = [d[0].lower() for d in cur.description]
+            return [
+                {
+                    name: (json.loads(v) if i in documents and isinstance(v, str) else v)
+                    for i, (name, v) in enumerate(zip(names, row, strict=True))
+                }
+                for row in cur.fetchall()
+            ]
+        finally:
+            conn.close()
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        return self._query(f"SELECT * FROM {self._quote(self.schema)}.{self._quote(table)}")  # noqa: S608
+
+    def column_map(self, object_name: str) -> dict[str, dict[str, Any]]:
+        rows = self._query(
+            f"SELECT * FROM {self._quote(self.schema)}.{self._quote('_hubspot_column_map')} "  # noqa: S608
+            "WHERE object_name = %s",
+            [object_name],
+        )
+        return {row["property_name"]: row for row in rows}
+
+    def table_exists(self, table: str) -> bool:
+        return bool(
+            self._query(
+                "SELECT 1 FROM information_schema.tables WHERE UPPER(table_schema) = %s AND UPPER(table_name) = %s",
+                [self.schema.upper(), table.upper()],
+            )
+        )

@@ -22,7 +22,7 @@ from hubspot_devtools import local
 from hubspot_devtools.airflow_stack import MetadataDatabase
 from hubspot_sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal
 
-from tests.support.oracle import BigQueryView, WarehouseView
+from tests.support.oracle import BigQueryView, SnowflakeView, WarehouseView
 
 TOKEN = "e2e-secret-token-7f3a9c"
 
@@ -50,6 +50,7 @@ class SyncEnv:
 
     warehouse: str = "postgres"
     bq: Any = None
+    snowflake: Any = None  # tests.conftest.SnowflakeConnFactory
 
     def step_context(
         self, run_id: str, hook_factory: Any = None, try_number: int = 1, **defaults: Any
@@ -80,9 +81,11 @@ class SyncEnv:
         )
 
     @property
-    def view(self) -> WarehouseView | BigQueryView:
+    def view(self) -> WarehouseView | BigQueryView | SnowflakeView:
         if self.warehouse == "bigquery":
             return BigQueryView(self.bq.client(), self.schema)
+        if self.warehouse == "snowflake":
+            return SnowflakeView(self.snowflake, self.schema)
         return WarehouseView(self.pg.uri, self.schema)
 
     def destination(self) -> dict[str, Any]:
@@ -93,6 +96,8 @@ class SyncEnv:
                 "schema": self.schema,
                 "project": self.bq.project,
             }
+        if self.warehouse == "snowflake":
+            return {"type": "snowflake", "conn_id": "hubspot_warehouse", "schema": self.schema}
         return {"type": "postgres", "conn_id": "hubspot_warehouse", "schema": self.schema}
 
     def write_config(self, objects: dict[str, Any] | None = None, **defaults: Any) -> None:
@@ -146,7 +151,7 @@ def sandbox_config() -> SandboxConfig:
     return SandboxConfig(tokens={TOKEN: list(ALL_SCOPES)}, rate_limit_max=None, search_per_second=None)
 
 
-WAREHOUSES = ("postgres", "bigquery")
+WAREHOUSES = ("postgres", "bigquery", "snowflake")
 
 
 @pytest.fixture
@@ -180,6 +185,9 @@ def sync_env(
             objects=json.loads(json.dumps(DEFAULT_OBJECTS)),
             warehouse=warehouse_kind,
             bq=request.getfixturevalue("local_bq") if warehouse_kind == "bigquery" else None,
+            snowflake=request.getfixturevalue("snowflake_conn_factory")
+            if warehouse_kind == "snowflake"
+            else None,
         )
         requested = getattr(getattr(request.node, "callspec", None), "params", {}).get("warehouse_kind")
         if requested is not None and env.warehouse != requested:  # never a silent fallback again
@@ -190,7 +198,13 @@ def sync_env(
         monkeypatch.setenv(
             "AIRFLOW_CONN_HUBSPOT_DEFAULT", json.dumps(local.hubspot_connection(server.url, TOKEN))
         )
-        warehouse_conn = env.bq.airflow_connection() if env.bq else local_pg.airflow_connection()
+        warehouse_conn = (
+            env.bq.airflow_connection()
+            if env.bq
+            else env.snowflake.airflow_connection()
+            if env.snowflake
+            else local_pg.airflow_connection()
+        )
         monkeypatch.setenv("AIRFLOW_CONN_HUBSPOT_WAREHOUSE", json.dumps(warehouse_conn))
         yield env
         if env.bq:

@@ -77,7 +77,7 @@ def mutate(env) -> dict:
 
 
 @pytest.mark.portal(contacts=240, companies=50, deals=80, tickets=40, custom=30)
-@pytest.mark.parametrize("warehouse_kind", ["postgres", "bigquery"])
+@pytest.mark.parametrize("warehouse_kind", ["postgres", "bigquery", "snowflake"])
 def test_full_mutate_incremental_equals_sandbox(sync_env, warehouse_kind):
     full = run_all(sync_env)
     assert {r["mode"] for r in full.values() if r["object_name"] != "owners"} == {"full"}

@@ -19,7 +19,7 @@ def _csv(path: Path, rows: list[list[Any]]) -> None:
         csv.writer(handle).writerows(rows)
 
 
-@pytest.mark.parametrize("warehouse_kind", ["postgres", "bigquery"], indirect=True)
+@pytest.mark.parametrize("warehouse_kind", ["postgres", "bigquery", "snowflake"], indirect=True)
 def test_excel_and_csv_import_builds_scored_snapshots(sync_env: Any, tmp_path: Path) -> None:
     sync_env.write_config(
         {

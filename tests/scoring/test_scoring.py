@@ -1,4 +1,4 @@
-"""Scoring on a hand-written portal, through real DAG runs, on PostgreSQL and the BigQuery emulator.
+"""Scoring on a hand-written portal, through real DAG runs, on PostgreSQL and the BigQuery and Snowflake emulators.
 
 Expected units and history are computed by hand below from the records the test creates.
 """
@@ -15,7 +15,7 @@ from hubspot_devtools import local
 pytestmark = [pytest.mark.portal(contacts=0, companies=0, deals=0, tickets=0, custom=0, owners=3)]
 
 O1, O2 = 50_000_001, 50_000_002
-BOTH = pytest.mark.parametrize("warehouse_kind", ["postgres", "bigquery"], indirect=True)
+ALL = pytest.mark.parametrize("warehouse_kind", ["postgres", "bigquery", "snowflake"], indirect=True)
 
 
 def _d(value: Any) -> Decimal | None:
@@ -111,7 +111,7 @@ def snapshot_ids(env: Any) -> list[str]:
     return sorted(r["snapshot_id"] for r in env.view.rows("hs_snapshot_registry"))
 
 
-@BOTH
+@ALL
 def test_units_and_history_equal_hand_computed_values(sync_env: Any) -> None:
     ids = build_portal(sync_env.sandbox.portal)
     configure(sync_env)
@@ -172,6 +172,12 @@ def _execute(env: Any, statement: str) -> None:
     if env.warehouse == "bigquery":
         client = env.bq.client()
         client.query(statement.replace("{t}", f"`{client.project}.{env.schema}.hs_stage_mapping`")).result()
+    elif env.warehouse == "snowflake":
+        conn = env.snowflake()
+        try:
+            conn.cursor().execute(statement.replace("{t}", f'"{env.schema.upper()}".HS_STAGE_MAPPING'))
+        finally:
+            conn.close()
     else:
         import psycopg
 
@@ -179,7 +185,7 @@ def _execute(env: Any, statement: str) -> None:
             conn.execute(statement.replace("{t}", f'"{env.schema}".hs_stage_mapping'))
 
 
-@BOTH
+@ALL
 def test_new_stage_user_edit_and_rerun(sync_env: Any) -> None:
     ids = build_portal(sync_env.sandbox.portal)
     configure(sync_env)

@@ -17,7 +17,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from hubspot_devtools.views import BigQueryView, WarehouseView  # noqa: F401 (re-exported for tests)
+from hubspot_devtools.views import (  # noqa: F401 (re-exported for tests)
+    BigQueryView,
+    SnowflakeView,
+    WarehouseView,
+)
 
 MAX_REPORTED = 25
 
