@@ -162,9 +162,10 @@ def naive_upsert(
     table = plan["table"]
     target = f"naive_{'autocommit' if per_row_commit else 'one_tx'}"
     limit = spec.get("baseline_rows")
+    specs = warehouse.column_specs(plan["object_name"])
+    with warehouse.d.session() as session:
+        order = warehouse.d.column_ordinals(session, table)
     with warehouse.connect() as conn:
-        specs = warehouse._load_specs(conn, plan["object_name"])
-        order = warehouse._column_ordinals(conn, table)
         conn.execute(f'DROP TABLE IF EXISTS "{spec["schema"]}"."{target}"')
         conn.execute(
             f'CREATE TABLE "{spec["schema"]}"."{target}" '
@@ -178,9 +179,9 @@ def naive_upsert(
             builder = RowBuilder(
                 specs,
                 property_names_in(records),
-                warehouse.numeric_limits,
+                warehouse.d.numeric_limits,
                 column_order=order,
-                row_bytes_budget=warehouse.row_bytes_budget,
+                row_bytes_budget=warehouse.d.row_bytes_budget,
             )
             columns = [c for c in builder.column_names if c != "_seq"]
             quoted = ", ".join(f'"{c}"' for c in columns)

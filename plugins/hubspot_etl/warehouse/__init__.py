@@ -1,9 +1,11 @@
-"""Warehouse adapters: HubSpot records -> PostgreSQL (and later BigQuery), same tables.
+"""HubSpot records -> PostgreSQL, BigQuery or Snowflake: the same tables in each.
 
-Modules: :mod:`.naming` (table/column names), :mod:`.types` (value conversion),
-:mod:`.planning` (schema evolution plan), :mod:`.records` (staging rows), :mod:`.base` (the
-:class:`~.base.Warehouse` interface) and :mod:`.postgres` (the PostgreSQL adapter);
-:func:`get_warehouse` (from :mod:`.factory`) picks the adapter for a destination config.
+The shared core: :mod:`.tables` (every table, in logical types), :mod:`.rows` (HubSpot JSON ->
+rows), :mod:`.naming` (table/column names), :mod:`.types` (value conversion), :mod:`.planning`
+(schema evolution), :mod:`.records` (staged records -> rows), :mod:`.core`, :mod:`.relations` and
+:mod:`.leases` (the :class:`~.base.Warehouse` of :mod:`.base`, written once). Each destination
+is a :class:`~.dialect.Dialect`: :mod:`.postgres`, :mod:`.bigquery`, :mod:`.snowflake`;
+:mod:`.registry` maps ``destination.type`` to them (:func:`get_warehouse`).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
-"""The warehouse interface shared by the PostgreSQL adapter and (later) the BigQuery adapter.
+"""The warehouse interface the sync code talks to, and its result types and errors.
 
-Everything here is dialect-neutral: result types, the lock error, the list of system columns, and
-:class:`Warehouse`, the abstract base class the sync code talks to.
+:class:`Warehouse` is implemented once, by :class:`~hubspot_etl.warehouse.core.SqlWarehouse`, over
+a dialect per destination (:mod:`hubspot_etl.warehouse.registry` lists them).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,20 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from hubspot_etl.warehouse.types import LogicalType
-
-#: System columns of every object table, in table order, with their logical types.
-#: ``_is_deleted`` is ``NOT NULL DEFAULT false``; ``id`` is the primary key.
-SYSTEM_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("_created_at", "timestamp"),
-    ("_updated_at", "timestamp"),
-    ("_is_deleted", "boolean"),
-    ("_deleted_at", "timestamp"),
-    ("_deletion_kind", "text"),
-    ("merged_into_id", "bigint"),
-    ("_synced_at", "timestamp"),
-    ("_rejects", "json"),
-    ("_extra_properties", "json"),
-)
 
 DELETION_KINDS = ("archived", "merged", "purged")
 
@@ -122,18 +108,17 @@ class Warehouse(abc.ABC):
     """What the sync needs from a warehouse. All methods are idempotent where noted."""
 
     # Run leases keep two DAG runs of one object from interleaving (see sync.steps).
-    # Adapters override these; the defaults make the gap loud instead of silent.
+    @abc.abstractmethod
     def acquire_run_lease(self, object_name: str, run_id: str, ttl: timedelta) -> None:
         """Claim (or renew) the object for ``run_id``; raise WarehouseLockError if another run holds it."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement run leases")
 
+    @abc.abstractmethod
     def check_run_lease(self, object_name: str, run_id: str) -> None:
         """Raise WarehouseLockError unless ``run_id`` holds the object's lease."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement run leases")
 
+    @abc.abstractmethod
     def release_run_lease(self, object_name: str, run_id: str) -> None:
         """Release the lease if ``run_id`` holds it."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement run leases")
 
     @abc.abstractmethod
     def ensure_schema(self) -> None:
@@ -254,8 +239,3 @@ class Warehouse(abc.ABC):
     ) -> AbstractContextManager[None]:
         """Exclusive per-object lock for the duration of a sync; raises :class:`WarehouseLockError`."""
 
-
-def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    """Slices of ``items`` of at most ``size`` elements."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,7 @@ from hubspot_etl.warehouse.base import DEFAULT_MAX_PROPERTY_COLUMNS, WarehouseEr
 from hubspot_etl.warehouse.core import SqlWarehouse
 from hubspot_etl.warehouse.dialect import Dialect, P, Result, Session
 from hubspot_etl.warehouse.naming import BIGQUERY_MAX_COLUMN_CHARS
+from hubspot_etl.warehouse.rows import json_default
 from hubspot_etl.warehouse.tables import Table
 from hubspot_etl.warehouse.types import BIGQUERY_BIGNUMERIC
 
@@ -76,16 +77,6 @@ def ident(name: str) -> str:
     ):
         raise WarehouseError(f"not a valid BigQuery identifier: {name!r}")
     return f"`{name}`"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def _is_retryable_dml(exc: BaseException) -> bool:
@@ -152,7 +143,7 @@ class BigQuerySession(Session):
         self.staged.append(name)
         names = [c for c, _ in columns]
         data = "".join(
-            json.dumps(dict(zip(names, r, strict=False)), ensure_ascii=False, default=_json_default) + "\n"
+            json.dumps(dict(zip(names, r, strict=False)), ensure_ascii=False, default=json_default) + "\n"
             for r in rows
         )
         if data:

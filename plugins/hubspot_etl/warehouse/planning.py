@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from hubspot_etl.warehouse.base import ColumnSpec, SchemaChange
 from hubspot_etl.warehouse.naming import ColumnMapper
-from hubspot_etl.warehouse.types import LogicalType, logical_type_for, widened_type
+from hubspot_etl.warehouse.types import logical_type_for, widened_type
 
 
 @dataclass
@@ -97,8 +97,3 @@ def _plan_type_change(plan: SchemaPlan, old: ColumnSpec, hubspot_type: str) -> N
             f"{new_logical.value}:{hubspot_type}",
         )
     )
-
-
-def spec_logical_type(value: str) -> LogicalType:
-    """Parse a stored logical type name."""
-    return LogicalType(value)

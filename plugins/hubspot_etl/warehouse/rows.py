@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from hubspot_etl.warehouse.base import DELETION_KINDS, ColumnSpec, DeletedId, SchemaChange
@@ -206,3 +207,14 @@ def merge_document(old: Any, new_text: str | None, replaced: set[str]) -> str | 
     kept = {k: v for k, v in old.items() if k not in replaced} if isinstance(old, dict) else {}
     merged = {**kept, **new}
     return json.dumps(merged, ensure_ascii=False) if merged else None
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps`` default for bulk-load files: exact decimals, ISO-8601 times (UTC if naive)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")

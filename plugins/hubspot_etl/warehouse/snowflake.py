@@ -29,13 +29,13 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
 from hubspot_etl.warehouse.base import DEFAULT_MAX_PROPERTY_COLUMNS, WarehouseError
 from hubspot_etl.warehouse.core import SqlWarehouse
 from hubspot_etl.warehouse.dialect import Dialect, P, Result, Session
+from hubspot_etl.warehouse.rows import json_default
 from hubspot_etl.warehouse.tables import Table
 from hubspot_etl.warehouse.types import NumericLimits
 
@@ -62,16 +62,6 @@ _TEXT_FORMS = {
     # fixed-scale numbers print their trailing zeros: 12.5000000000 -> 12.5
     "NUMBER": "IFF(CONTAINS(TO_VARCHAR({c}), '.'), RTRIM(RTRIM(TO_VARCHAR({c}), '0'), '.'), TO_VARCHAR({c}))",
 }
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 class SnowflakeSession(Session):
@@ -129,7 +119,7 @@ def _write_ndjson(handle: Any, rows: Iterable[Sequence[Any]]) -> int:
     """One JSON object per row, keys ``c0``, ``c1``... by position; returns the row count."""
     count = 0
     for row in rows:
-        handle.write(json.dumps({f"c{i}": v for i, v in enumerate(row)}, default=_json_default) + "\n")
+        handle.write(json.dumps({f"c{i}": v for i, v in enumerate(row)}, default=json_default) + "\n")
         count += 1
     return count
 
