@@ -21,7 +21,7 @@ the base document before validation: mappings merge key by key, anything else re
 So an overlay can change one dataset or connection id without copying the file.
 
 Validation is strict (unknown keys are errors) and every error names the offending key,
-e.g. ``objects.deals.destination.type: Input should be 'postgres' or 'bigquery'``. This
+e.g. ``objects.deals.destination.type: Input should be 'postgres', 'bigquery' or 'snowflake'``. This
 module reads only the local file: no network and no database, so it is safe at DAG parse
 time.
 """
