@@ -23,23 +23,20 @@ deals AS (
     WHERE d.snapshot_id = %(snapshot_id)s
 ),
 best_open AS (
-    SELECT * FROM (
-        SELECT l.company_id, dl.*,
-               ROW_NUMBER() OVER (
-                   PARTITION BY l.company_id
-                   ORDER BY dl.score DESC, dl.probability DESC NULLS LAST, dl.display_order DESC NULLS LAST,
-                            dl.amount DESC NULLS LAST, dl.id) AS rn
-        FROM "{{ params.schema }}".hs_scoring_input_company_deal AS l
-        JOIN deals AS dl ON dl.id = l.deal_id
-        WHERE l.snapshot_id = %(snapshot_id)s AND NOT dl.is_closed
-    ) AS ranked
-    WHERE rn = 1
+    -- the most advanced open deal of each company (Snowflake's QUALIFY keeps the first per company)
+    SELECT l.company_id, dl.*
+    FROM "{{ params.schema }}".hs_scoring_input_company_deal AS l
+    JOIN deals AS dl ON dl.id = l.deal_id
+    WHERE l.snapshot_id = %(snapshot_id)s AND NOT dl.is_closed
+    QUALIFY ROW_NUMBER() OVER (
+        PARTITION BY l.company_id
+        ORDER BY dl.score DESC, dl.probability DESC NULLS LAST, dl.display_order DESC NULLS LAST,
+                 dl.amount DESC NULLS LAST, dl.id) = 1
 )
 SELECT %(snapshot_id)s, reg.snapshot_at, 'companies', c.id, c.owner_id, c.lifecycle_stage,
        b.id, b.pipeline_id, b.stage_id, b.label,
-       CASE WHEN b.id IS NOT NULL THEN b.combined_stage
-            ELSE COALESCE(lm.combined_stage, c.lifecycle_stage, 'none') END,
-       CASE WHEN b.id IS NOT NULL THEN b.score ELSE COALESCE(lm.score, 0) END,
+       IFF(b.id IS NOT NULL, b.combined_stage, COALESCE(lm.combined_stage, c.lifecycle_stage, 'none')),
+       IFF(b.id IS NOT NULL, b.score, COALESCE(lm.score, 0)),
        b.amount, b.probability, b.amount * b.probability, CURRENT_TIMESTAMP()
 FROM "{{ params.schema }}".hs_scoring_input_companies AS c
 CROSS JOIN reg
