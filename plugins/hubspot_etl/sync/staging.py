@@ -10,23 +10,29 @@ parts it already committed.
 Next to each part, a small index (``part-00001.index.json``) lists its record ids and the
 ``hs_merged_object_ids`` values it carries. The association and reconcile steps read the
 index instead of parsing every staged record again.
+
+:func:`read_part` is the one reader of staged parts, for the sync steps and the warehouse
+adapters alike.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-from airflow.sdk import ObjectStoragePath
+from typing import TYPE_CHECKING, Any
 
 from hubspot_etl import fastjson
+from hubspot_etl.warehouse.base import PartFormatError
+
+if TYPE_CHECKING:  # imported where used: the warehouse reads parts with no need for Airflow
+    from airflow.sdk import ObjectStoragePath
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,17 @@ class Part:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> Part:
+        """A part from its ``as_dict()`` (parts staged before indexes existed have no ``index_uri``)."""
+        return cls(value["part_id"], value["uri"], value["rows"], value.get("index_uri"))
+
+
+def _storage_path(uri: str, conn_id: str | None = None) -> ObjectStoragePath:
+    from airflow.sdk import ObjectStoragePath
+
+    return ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
+
 
 def safe_path_segment(value: str) -> str:
     """Make a run id or dag id usable as one path segment on every object store."""
@@ -50,7 +67,7 @@ def safe_path_segment(value: str) -> str:
 def staging_dir(
     staging_base: str, dag_id: str, run_id: str, attempt: int, conn_id: str | None = None
 ) -> ObjectStoragePath:
-    base = ObjectStoragePath(staging_base, conn_id=conn_id) if conn_id else ObjectStoragePath(staging_base)
+    base = _storage_path(staging_base, conn_id)
     return base / safe_path_segment(dag_id) / safe_path_segment(run_id) / f"attempt-{attempt}"
 
 
@@ -164,28 +181,48 @@ def _ndjson_line(record: dict[str, Any]) -> bytes:
     return line + b"\n"
 
 
-def read_part(uri: str, conn_id: str | None = None) -> Iterator[dict[str, Any]]:
-    """Yield the records of one staged part."""
-    path = ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
-    with path.open("rb") as handle:
+def read_part(source: str | os.PathLike[str], conn_id: str | None = None) -> Iterator[dict[str, Any]]:
+    """Yield the records of one staged NDJSON part, in file order, as it is read.
+
+    ``source`` is a part's URI (``file://``, ``gs://``, ``s3://``: read through
+    ``ObjectStoragePath``, with ``conn_id`` if given) or a local file path (a ``Path``, or a
+    string without a scheme, such as the path :func:`local_copy` gives a warehouse adapter).
+    Blank lines are skipped. A line that is not JSON, or is JSON but not an object, raises
+    :class:`~hubspot_etl.warehouse.base.PartFormatError` naming ``<source>:<line number>``.
+    """
+    if conn_id is None and (isinstance(source, os.PathLike) or "://" not in source):
+        with open(source, encoding="utf-8") as handle:
+            yield from _parse_lines(source, handle)
+        return
+    with _storage_path(str(source), conn_id).open("rb") as handle:
         # readline, not iteration: Airflow 3.0's file wrapper does not support ``for line in``
-        for line in iter(handle.readline, b""):
-            if line.strip():
-                yield fastjson.loads(line)
+        yield from _parse_lines(source, iter(handle.readline, b""))
 
 
-def read_part_index(part: dict[str, Any], conn_id: str | None = None) -> dict[str, Any]:
+def _parse_lines(source: str | os.PathLike[str], lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
+    for line_no, line in enumerate(lines, start=1):
+        try:
+            record = fastjson.loads(line)
+        except json.JSONDecodeError as exc:
+            if not line.strip():  # checked only here: stripping every line copies it
+                continue
+            raise PartFormatError(f"{source}:{line_no}: not JSON ({exc.msg})") from exc
+        if not isinstance(record, dict):
+            raise PartFormatError(f"{source}:{line_no}: not a JSON object")
+        yield record
+
+
+def read_part_index(part: Part | Mapping[str, Any], conn_id: str | None = None) -> dict[str, Any]:
     """``{"ids": [...], "merged": {id: hs_merged_object_ids}}`` of a staged part.
 
     Parts staged before indexes existed (a retry across an upgrade) are read in full instead.
     """
-    uri = part.get("index_uri")
+    uri = part.index_uri if isinstance(part, Part) else part.get("index_uri")
     if uri:
-        path = ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
-        with path.open("rb") as handle:
+        with _storage_path(uri, conn_id).open("rb") as handle:
             return json.loads(handle.read())
     index = _PartIndex()
-    for record in read_part(part["uri"], conn_id):
+    for record in read_part(part.uri if isinstance(part, Part) else part["uri"], conn_id):
         index.add(record)
     return index.as_dict()
 
@@ -193,7 +230,7 @@ def read_part_index(part: dict[str, Any], conn_id: str | None = None) -> dict[st
 @contextlib.contextmanager
 def local_copy(uri: str, conn_id: str | None = None) -> Iterator[Path]:
     """A local filesystem path for a part: the file itself for ``file://``, else a temp copy."""
-    path = ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
+    path = _storage_path(uri, conn_id)
     if path.protocol in ("file", "local", ""):
         yield Path(path.path)
         return
@@ -214,14 +251,12 @@ def write_json(directory: ObjectStoragePath, name: str, value: Any) -> str:
 
 
 def read_json(uri: str, conn_id: str | None = None) -> Any:
-    path = ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
-    with path.open("rb") as handle:
+    with _storage_path(uri, conn_id).open("rb") as handle:
         return json.loads(handle.read())
 
 
 def remove_run_staging(staging_base: str, dag_id: str, run_id: str, conn_id: str | None = None) -> None:
     """Delete every staged attempt of one run (after it finished; a best-effort cleanup)."""
-    base = ObjectStoragePath(staging_base, conn_id=conn_id) if conn_id else ObjectStoragePath(staging_base)
-    run_dir = base / safe_path_segment(dag_id) / safe_path_segment(run_id)
+    run_dir = _storage_path(staging_base, conn_id) / safe_path_segment(dag_id) / safe_path_segment(run_id)
     if run_dir.exists():
         run_dir.fs.rm(run_dir.path, recursive=True)
