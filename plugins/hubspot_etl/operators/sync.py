@@ -1,23 +1,24 @@
 """Operators for the steps of an object sync.
 
 Each operator is thin: it turns Airflow's task context into a
-:class:`~hubspot_etl.sync.steps.StepContext`, pulls the previous steps' results from XCom
-and calls the matching function in :mod:`hubspot_etl.sync.steps`. The return value is the
-step's JSON-able result, pushed as the task's XCom (never the token: the hook redacts it
-and no step result carries connection data).
+:class:`~hubspot_etl.sync.context.StepContext`, reads the previous steps' XComs into their
+typed contracts (:mod:`hubspot_etl.sync.contracts`: the plan, the manifest, the reports) and
+calls the step's function (:mod:`hubspot_etl.sync.prepare`, :mod:`~hubspot_etl.sync.extract`
+...). The result is turned back into a JSON-able dict here and pushed as the task's XCom
+(never the token: the hook redacts it and no step result carries connection data).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 if TYPE_CHECKING:
     from hubspot_etl.config import ObjectConfig
-    from hubspot_etl.sync import steps
+    from hubspot_etl.sync.context import StepContext
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ PREPARE, EXTRACT, LOAD, ASSOCIATIONS, RECONCILE, FINALIZE = (
     "reconcile",
     "finalize",
 )
+OWNERS = "sync_owners"
 
 
 def _run_type(context: Any) -> str:
@@ -37,12 +39,12 @@ def _run_type(context: Any) -> str:
     return str(getattr(run_type, "value", run_type))
 
 
-def build_step_context(cfg: ObjectConfig, context: Any) -> steps.StepContext:
+def build_step_context(cfg: ObjectConfig, context: Any) -> StepContext:
     """A StepContext from Airflow's task context (tolerates runs without a data interval)."""
-    from hubspot_etl.sync import steps
+    from hubspot_etl.sync.context import StepContext
 
     ti = context["ti"]
-    return steps.StepContext(
+    return StepContext(
         cfg=cfg,
         dag_id=ti.dag_id,
         run_id=ti.run_id,
@@ -52,6 +54,40 @@ def build_step_context(cfg: ObjectConfig, context: Any) -> steps.StepContext:
         interval_start=context.get("data_interval_start"),
         interval_end=context.get("data_interval_end"),
     )
+
+
+def _step_function(step: str) -> Callable[..., Any]:
+    """The function of a step (its module is imported when the task runs, never at DAG parse)."""
+    from hubspot_etl.sync import associations, extract, finalize, load, owners, prepare, reconcile
+
+    return {
+        PREPARE: prepare.prepare,
+        EXTRACT: extract.extract,
+        LOAD: load.load,
+        ASSOCIATIONS: associations.associations,
+        RECONCILE: reconcile.reconcile,
+        FINALIZE: finalize.finalize,
+        OWNERS: owners.sync_owners,
+    }[step]
+
+
+def _from_xcom(task_id: str, value: Mapping[str, Any]) -> Any:
+    """The XCom of an upstream step as its contract: a Plan, a Manifest or a step's report."""
+    from hubspot_etl.sync import contracts
+
+    contract = {
+        PREPARE: contracts.Plan,
+        EXTRACT: contracts.Manifest,
+        LOAD: contracts.LoadReport,
+        ASSOCIATIONS: contracts.AssociationsReport,
+        RECONCILE: contracts.ReconcileReport,
+    }[task_id]
+    return contract.from_dict(value)
+
+
+def _to_xcom(result: Any) -> dict[str, Any]:
+    """A step's result as its XCom (a run report is a dict already, returned as it is)."""
+    return result if isinstance(result, dict) else result.as_dict()
 
 
 class HubSpotSyncStepOperator(BaseOperator):
@@ -68,13 +104,12 @@ class HubSpotSyncStepOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from hubspot_etl.operators.failures import fail_fast_on_setup_errors
-        from hubspot_etl.sync import steps
 
         ctx = build_step_context(self.object_config, context)
         ti = context["ti"]
-        args = [self._pull(ti, task_id) for task_id in self.inputs]
+        args = [_from_xcom(task_id, self._pull(ti, task_id)) for task_id in self.inputs]
         with fail_fast_on_setup_errors(self.object_config):
-            return getattr(steps, self.step)(ctx, *args)
+            return _to_xcom(_step_function(self.step)(ctx, *args))
 
     def _pull(self, ti: Any, task_id: str) -> dict[str, Any]:
         value = ti.xcom_pull(task_ids=self._sibling(task_id))
@@ -182,10 +217,10 @@ class HubSpotPublishOperator(BaseOperator):
 class HubSpotOwnersOperator(HubSpotSyncStepOperator):
     """Syncs owners, active and archived, into the ``owner`` table and reports the run."""
 
-    step = "sync_owners"
+    step = OWNERS
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("task_id", "sync_owners")
+        kwargs.setdefault("task_id", OWNERS)
         super().__init__(**kwargs)
 
 
@@ -197,13 +232,13 @@ def release_lease_on_failure(cfg: ObjectConfig) -> Any:
     """
 
     def _release(context: Any) -> None:
-        from hubspot_etl.sync import steps
+        from hubspot_etl.sync.context import release_lease
 
         ti = context.get("ti")
         try:
             plan = ti.xcom_pull(task_ids=PREPARE) if ti is not None else None
-            if plan and not plan.get("dry_run"):
-                steps.release_lease(build_step_context(cfg, context), plan["object_name"])
+            if plan and not plan.get("dry_run"):  # the raw XCom: only these two keys are needed
+                release_lease(build_step_context(cfg, context), plan["object_name"])
         except Exception:  # a callback must never mask the task's own failure
             log.exception("could not release the sync lease of %s", cfg.key)
 
