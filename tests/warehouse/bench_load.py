@@ -25,8 +25,9 @@ import time
 from pathlib import Path
 
 import psycopg
+from hubspot_etl.sync.staging import read_part
 from hubspot_etl.warehouse.postgres import PostgresWarehouse
-from hubspot_etl.warehouse.records import RowBuilder, property_names_in, read_part
+from hubspot_etl.warehouse.records import RowBuilder, property_names_in
 from psycopg import sql
 
 TYPES = ["string"] * 20 + ["number"] * 10 + ["datetime"] * 10 + ["date"] * 5 + ["bool"] * 5
@@ -60,7 +61,7 @@ def make_part(path: Path, rows: int, n_props: int) -> list[dict]:
 def row_by_row(wh: PostgresWarehouse, uri: str, path: Path, mode: str) -> float:
     """Baseline: convert the same way, then one INSERT ... ON CONFLICT per row."""
     started = time.perf_counter()
-    records = read_part(path)
+    records = list(read_part(path))
     builder = RowBuilder(wh.column_specs("contacts"), property_names_in(records))
     names = builder.column_names[:-1]  # no _seq
     rows = [row[:-1] for row in builder.rows(records)]
@@ -109,7 +110,7 @@ def main() -> None:
         for label, (ins, upd) in results.items():
             print(f"  {label:24s} insert {ins:7.3f}s  update {upd:7.3f}s")
         started = time.perf_counter()
-        records = read_part(part)
+        records = list(read_part(part))
         list(RowBuilder(wh.column_specs("contacts"), property_names_in(records)).rows(records))
         convert_s = time.perf_counter() - started
         print(f"  (parse + convert alone, included in every variant: {convert_s:.3f}s)")

@@ -18,12 +18,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from hubspot_etl.sync.staging import read_part
 from hubspot_etl.warehouse.base import ColumnSpec, PartFormatError
 from hubspot_etl.warehouse.records import (
     ROW_BYTES_BUDGET,
     RowBuilder,
     numeric_bytes,
-    read_part,
     row_bytes_estimate,
     text_bytes,
 )
@@ -414,13 +414,13 @@ def test_overflow_decisions_follow_the_exact_estimate(seed: int, postgres_text: 
 def test_read_part_skips_blank_lines_and_names_bad_ones(tmp_path) -> None:
     path = tmp_path / "part.ndjson"
     path.write_text('{"id": "1"}\n\n   \n{"id": "2"}\r\n')
-    assert read_part(path) == [{"id": "1"}, {"id": "2"}]
+    assert list(read_part(path)) == [{"id": "1"}, {"id": "2"}]
     path.write_text('{"id": "1"}\n\n{"id": \n')
     with pytest.raises(PartFormatError, match=r":3: not JSON"):
-        read_part(path)
+        list(read_part(path))
     path.write_text('{"id": "1"}\n[1]\n')
     with pytest.raises(PartFormatError, match=r":2: not a JSON object"):
-        read_part(path)
+        list(read_part(path))
 
 
 def test_record_ids() -> None:

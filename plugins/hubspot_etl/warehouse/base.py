@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -70,14 +70,7 @@ class SchemaChangeSummary:
 
     def as_dict(self) -> dict[str, Any]:
         """Counts only (for run reports)."""
-        return {
-            "table": self.table,
-            "created": self.created,
-            "added": self.added,
-            "widened": self.widened,
-            "spilled": self.spilled,
-            "renamed": self.renamed,
-        }
+        return {k: v for k, v in asdict(self).items() if k != "changes"}
 
 
 @dataclass
@@ -238,4 +231,3 @@ class Warehouse(abc.ABC):
         self, object_name: str, wait: bool = True, timeout_s: float | None = None
     ) -> AbstractContextManager[None]:
         """Exclusive per-object lock for the duration of a sync; raises :class:`WarehouseLockError`."""
-

@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hubspot_etl.sync.staging import read_part
 from hubspot_etl.warehouse.base import (
     DEFAULT_MAX_PROPERTY_COLUMNS,
     ColumnSpec,
@@ -48,7 +49,7 @@ from hubspot_etl.warehouse.naming import (
     table_name_for_object,
 )
 from hubspot_etl.warehouse.planning import plan_schema
-from hubspot_etl.warehouse.records import RowBuilder, property_names_in, read_part
+from hubspot_etl.warehouse.records import RowBuilder, property_names_in
 from hubspot_etl.warehouse.relations import Relations
 from hubspot_etl.warehouse.rows import (
     as_document,
@@ -224,7 +225,7 @@ class SqlWarehouse(Relations, Leases, Warehouse):
     # ------------------------------------------------------------------ load
     def load_part(self, object_name: str, part_id: str, path: str | Path) -> LoadResult:
         """Upsert one NDJSON part (stage, one merge, the ledger row); a loaded part is skipped."""
-        records = read_part(path)
+        records = list(read_part(path))
         table = table_name_for_object(object_name)
         with self.d.session() as s:
             if not self._claim_part(s, object_name, part_id, len(records)):

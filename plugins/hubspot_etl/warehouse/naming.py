@@ -220,7 +220,3 @@ class ColumnMapper:
         for name in exact + [n for n in new if n not in exact]:
             self._place(name)
         return {n: self._mapping[n] for n in wanted}
-
-    def column_for(self, name: str) -> str:
-        """Column name for one property (assigning it if new)."""
-        return self.assign([name])[name]

@@ -36,7 +36,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from hubspot_etl.warehouse.base import ColumnSpec, PartFormatError
@@ -53,23 +52,6 @@ from hubspot_etl.warehouse.types import (
     stringify,
     utc_timestamp_text,
 )
-
-try:  # optional speed-up (about 2x faster parsing); falls back to the json module per line
-    import orjson
-
-    _fast_loads: Callable[[str], Any] | None = orjson.loads
-except ImportError:  # pragma: no cover - depends on the environment
-    _fast_loads = None
-
-
-def _loads(line: str) -> Any:
-    if _fast_loads is not None:
-        try:
-            return _fast_loads(line)
-        except ValueError:
-            pass  # lone surrogates, >64-bit ints, ...: let the json module decide
-    return json.loads(line)
-
 
 #: Columns after the property columns, in row order (``_seq`` is staging-only).
 TRAILING_COLUMNS: tuple[str, ...] = (
@@ -170,23 +152,6 @@ def _value_sizer(logical_type: LogicalType) -> Callable[[Any], int]:
 def row_bytes_estimate(value_sizes: Sequence[int]) -> int:
     """Upper bound of a row's in-page size given the sizes of its non-NULL property values."""
     return _TUPLE_HEADER_BYTES + _SYSTEM_BYTES + sum(value_sizes)
-
-
-def read_part(path: str | Path) -> list[dict]:
-    """Parse an NDJSON part (blank lines ignored); raises :class:`PartFormatError` on bad lines."""
-    records: list[dict] = []
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            try:
-                record = _loads(line)
-            except json.JSONDecodeError as exc:
-                if not line.strip():  # checked only here: stripping every line copies it
-                    continue
-                raise PartFormatError(f"{path}:{line_no}: not JSON ({exc.msg})") from exc
-            if not isinstance(record, dict):
-                raise PartFormatError(f"{path}:{line_no}: not a JSON object")
-            records.append(record)
-    return records
 
 
 def property_names_in(records: Sequence[Mapping]) -> list[str]:

@@ -52,10 +52,6 @@ class Table:
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
 
-    def with_columns(self, extra: Sequence[Column]) -> Table:
-        """The same table with ``extra`` columns appended (object tables' property columns)."""
-        return Table(self.name, (*self.columns, *extra), self.key, self.partition, self.cluster, self.index)
-
 
 def _cols(spec: str) -> tuple[Column, ...]:
     """``"name type [!] [=default], ..."``: ``!`` marks NOT NULL."""
