@@ -136,6 +136,16 @@ def main(argv: list[str] | None = None) -> int:
             "project": bq.project,
         }
         warehouse_conn = bq.airflow_connection()
+    sf = None
+    if args.warehouse == "snowflake":
+        from hubspot_devtools.snowflake_emulator import start_snowflake_emulator
+
+        say("demo: starting the Snowflake emulator (fakesnow)")
+        sf = start_snowflake_emulator(workdir / "snowflake")
+        os.environ.update(sf.env())
+        sf.create_database("HUBSPOT_DEMO")
+        destination = {"type": "snowflake", "conn_id": "hubspot_warehouse", "schema": "hubspot"}
+        warehouse_conn = sf.airflow_connection(database="HUBSPOT_DEMO")
     with SandboxServer(portal, sandbox_config) as sandbox:
         config_path = local.write_sync_config(
             workdir / "hubspot_sync.yaml",
@@ -175,11 +185,13 @@ def main(argv: list[str] | None = None) -> int:
         incremental = _run_all(dag_ids, "incremental", console)
         _print_reports("Full run", full)
         _print_reports("Incremental run", incremental)
-        _print_score_history(bq.client() if bq else None, pg.uri)
+        _print_score_history(_demo_view(bq, sf, pg.uri))
         _print_healthcheck(console)
         where = (
             f"BigQuery emulator {bq.url}, dataset {bq.project}.hubspot"
             if bq
+            else f"Snowflake emulator localhost:{sf.port}, HUBSPOT_DEMO.HUBSPOT"
+            if sf
             else f"{pg.uri} (schema hubspot)"
         )
         say(f"\nwarehouse: {where}; staged parts under {workdir / 'staging'}")
@@ -192,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     with console.airflow_output():
         if bq:
             bq.stop()
+        if sf:
+            sf.stop()
         pg.stop()
     return 0
 
@@ -209,9 +223,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--extra-properties", type=int, default=20, help="custom properties per object")
     parser.add_argument(
         "--warehouse",
-        choices=("postgres", "bigquery"),
+        choices=("postgres", "bigquery", "snowflake"),
         default="postgres",
-        help="postgres: embedded PostgreSQL; bigquery: a local BigQuery emulator (bqemulator)",
+        help="postgres: embedded PostgreSQL; bigquery: a local BigQuery emulator (bqemulator); "
+        "snowflake: a local Snowflake emulator (fakesnow)",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--latency-ms", type=int, default=0, help="sandbox latency per request")
@@ -292,11 +307,19 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _print_score_history(bq_client: Any, pg_uri: str) -> None:
-    from hubspot_devtools.score_report import score_history_table
-    from hubspot_devtools.views import BigQueryView, WarehouseView
+def _demo_view(bq: Any, sf: Any, pg_uri: str) -> Any:
+    from hubspot_devtools.views import BigQueryView, SnowflakeView, WarehouseView
 
-    view = BigQueryView(bq_client, "hubspot") if bq_client else WarehouseView(pg_uri, "hubspot")
+    if bq:
+        return BigQueryView(bq.client(), "hubspot")
+    if sf:
+        return SnowflakeView(lambda: sf.connect(database="HUBSPOT_DEMO"), "hubspot")
+    return WarehouseView(pg_uri, "hubspot")
+
+
+def _print_score_history(view: Any) -> None:
+    from hubspot_devtools.score_report import score_history_table
+
     say("\n## Score history (hs_pipeline_score_history, companies)\n")
     say(score_history_table(view))
 
