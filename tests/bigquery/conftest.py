@@ -1,4 +1,5 @@
-"""Fixtures for the BigQuery adapter tests: one ``bqemulator`` per session, a fresh dataset per test.
+"""Fixtures for the BigQuery-only tests: one ``bqemulator`` per session, a fresh dataset per test
+(the contract tests on every destination have their own: tests/contract/conftest.py).
 
 The emulator (PyPI ``bqemulator``, DuckDB-backed) speaks BigQuery's REST API; the official
 ``google-cloud-bigquery`` client talks to it with only the endpoint changed.
@@ -7,8 +8,7 @@ The emulator (PyPI ``bqemulator``, DuckDB-backed) speaks BigQuery's REST API; th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from google.cloud import bigquery
@@ -30,19 +30,3 @@ def bq_wh(bq_client: bigquery.Client, dataset_name: str) -> BigQueryWarehouse:
     warehouse.lock_poll_s = 0.1
     warehouse.ensure_schema()
     return warehouse
-
-
-@pytest.fixture
-def bq_query(bq_client: bigquery.Client, dataset_name: str) -> Callable[..., list[dict]]:
-    """Run GoogleSQL with ``{ds}`` replaced by the test dataset; rows as dicts."""
-
-    def run(statement: str, params: list[Any] | None = None) -> list[dict]:
-        config = bigquery.QueryJobConfig(
-            query_parameters=params or [], default_dataset=f"{bq_client.project}.{dataset_name}"
-        )
-        job = bq_client.query(
-            statement.replace("{ds}", f"`{bq_client.project}.{dataset_name}`"), job_config=config
-        )
-        return [dict(r.items()) for r in job.result()]
-
-    return run
