@@ -77,17 +77,6 @@ _SF_FAMILIES = {
 }
 
 
-#: What an emulator does differently from the warehouse it stands in for, by destination and
-#: gap: the reason of the strict xfail of the tests that meet it.
-EMULATOR_GAPS: dict[str, dict[str, str]] = {
-    "snowflake": {
-        "format_literals": (
-            'fakesnow 0.12.1 (sqlglot 30.22 Snowflake TIME_MAPPING) unquotes only "T" in a TO_VARCHAR '
-            'format: \'YYYY-MM-DD"T"HH24:MI:SS.FF3"Z"\' gives 2024-03-01T12:00:00.250"Z" where Snowflake '
-            "gives 2024-03-01T12:00:00.250Z"
-        ),
-    },
-}
 #: bqemulator 1.4 stores BIGNUMERIC as DuckDB DECIMAL(38,5): 5 fraction digits (docs/bigquery.md).
 EMULATOR_NUMERIC_SCALE: dict[str, int] = {"bigquery": 5}
 
@@ -151,13 +140,6 @@ class Destination:
         text = statement.format(**{n: d.table(n) for n in names})
         with d.session() as s:
             return s.execute(text, params).rows
-
-    def expect_emulator_gap(self, request: pytest.FixtureRequest, gap: str) -> None:
-        """Mark the running test ``xfail(strict=True)`` when this destination's emulator has ``gap``
-        (one of :data:`EMULATOR_GAPS`); a strict xfail turns red once the emulator is fixed."""
-        reason = EMULATOR_GAPS.get(self.kind, {}).get(gap)
-        if reason is not None:
-            request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
     @property
     def stored_scale(self) -> int | None:

@@ -56,7 +56,7 @@ _STAGE_TYPES = {"numeric": "VARCHAR", "json": "VARCHAR"}
 SNOWFLAKE_NUMBER = NumericLimits(max_integer_digits=28, max_scale=10)
 _PARAM = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 _TEXT_FORMS = {
-    "TIMESTAMP_TZ": "TO_VARCHAR(CONVERT_TIMEZONE('UTC', {c}), 'YYYY-MM-DD\"T\"HH24:MI:SS.FF3\"Z\"')",
+    "TIMESTAMP_TZ": "TO_VARCHAR(CONVERT_TIMEZONE('UTC', {c}), 'YYYY-MM-DD\"T\"HH24:MI:SS.FF3') || 'Z'",
     "DATE": "TO_VARCHAR({c}, 'YYYY-MM-DD')",
     "BOOLEAN": "IFF({c}, 'true', 'false')",
     # fixed-scale numbers print their trailing zeros: 12.5000000000 -> 12.5
