@@ -97,3 +97,12 @@ def test_sessions_detect_vanished_clients(wh):
     # keepalives only take effect on TCP (the test server uses a Unix socket: 0 there)
     assert settings["client_connection_check_interval"] == "10000"
     assert "tcp_keepalives_idle" in settings
+
+
+def test_timeout_inside_the_lock_is_the_callers_error(wh: PostgresWarehouse) -> None:
+    """Only a lock that cannot be taken is a lock error: a timeout of the locked block passes as it is."""
+    with pytest.raises(TimeoutError, match="socket read"):
+        with wh.object_lock("contacts"):
+            raise TimeoutError("socket read")
+    with wh.object_lock("contacts", wait=False):  # released
+        pass

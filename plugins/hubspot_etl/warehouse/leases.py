@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -122,14 +122,15 @@ class Leases:
     ) -> Iterator[None]:
         """Exclusive per-object lock for the ``with`` block; raises :class:`WarehouseLockError`."""
         held = self.d.session_lock(f"sync:{object_name}", wait, timeout_s)
-        if held is not None:
-            try:
-                with held:
-                    yield
+        if held is None:
+            with self._lease_lock(object_name, wait, timeout_s):
+                yield
+            return
+        with ExitStack() as stack:
+            try:  # only the acquisition: a TimeoutError of the caller's block is not ours
+                stack.enter_context(held)
             except TimeoutError as exc:
                 raise self._lock_error(object_name, str(exc)) from exc
-            return
-        with self._lease_lock(object_name, wait, timeout_s):
             yield
 
     @contextmanager
