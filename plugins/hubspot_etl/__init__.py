@@ -1,4 +1,4 @@
-"""HubSpot CRM -> PostgreSQL / BigQuery for Apache Airflow 3 (3.0 to 3.3).
+"""HubSpot CRM -> PostgreSQL / BigQuery / Snowflake for Apache Airflow 3 (3.0 to 3.3).
 
 The package holds the HubSpot hook, the operators, the sync steps, the warehouse adapters,
 scoring, the config model and its packaged resources. Installed (a wheel on Composer, MWAA or
@@ -20,7 +20,7 @@ def get_provider_info() -> dict:
     return {
         "package-name": "airflow-hubspot-warehouse",
         "name": "HubSpot Warehouse",
-        "description": "Sync HubSpot CRM objects into PostgreSQL and BigQuery.",
+        "description": "Sync HubSpot CRM objects into PostgreSQL, BigQuery and Snowflake.",
         "versions": [__version__],
         "connection-types": [connection_type_info()],
     }

@@ -172,10 +172,7 @@ class SyncSettings(_Scheduled):
 
     @model_validator(mode="after")
     def _default_part_size(self) -> SyncSettings:
-        """Smaller parts on PostgreSQL, so loading overlaps extraction; larger on BigQuery.
-
-        Each part is one load job on BigQuery, which allows 1,500 load jobs per table per day.
-        """
+        """The destination's default when unset (``registry.DestinationType.part_size``)."""
         if self.part_size == 0:
             object.__setattr__(self, "part_size", DESTINATIONS[self.destination.type].part_size)
         elif self.part_size < 100:

@@ -47,7 +47,7 @@ def snapshot_id_for(dag_id: str, run_id: str) -> str:
 
 
 def sql_params(cfg: ObjectConfig) -> dict[str, Any]:
-    """The only template values of the SQL files: the schema (PostgreSQL) or dataset (BigQuery)."""
+    """The only template values of the SQL files: the schema (PostgreSQL, Snowflake) or dataset (BigQuery)."""
     d = cfg.destination
     dataset_ref = f"{d.project}.{d.schema_name}" if d.project else d.schema_name
     return {"schema": d.schema_name, "dataset_ref": dataset_ref}

@@ -1,8 +1,8 @@
 """The scoring SQL files (package data, ``hubspot_etl/resources/sql/<dialect>/scoring_<step>.sql``).
 
-The files are plain SQL, templated only for the schema (PostgreSQL, ``{{ params.schema }}``)
-or dataset (BigQuery, ``{{ params.dataset_ref }}``); the snapshot id is a bound parameter
-(``%(snapshot_id)s`` / ``@snapshot_id``). The DAG's scoring tasks and the historical import
+The files are plain SQL, templated only for the schema (PostgreSQL and Snowflake,
+``{{ params.schema }}``) or dataset (BigQuery, ``{{ params.dataset_ref }}``); the snapshot id is
+a bound parameter (``%(snapshot_id)s``; BigQuery ``@snapshot_id``). The DAG's scoring tasks and the historical import
 run them the same way, through :func:`run_step`.
 """
 
