@@ -26,6 +26,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -154,6 +155,7 @@ class SnowflakeDialect(Dialect):
         self.schema, self._connect = schema, connect
         self.where = f"schema {schema!r}"
         self._database: str | None = None
+        self._local = threading.local()
 
     # ------------------------------------------------------------------ text
     def quote(self, name: str) -> str:
@@ -169,7 +171,7 @@ class SnowflakeDialect(Dialect):
     def database(self) -> str:
         """The connection's database (asked once)."""
         if self._database is None:
-            self._open().close()
+            self._open()
         return self._database or ""
 
     def type_sql(self, column_type: str) -> str:
@@ -195,10 +197,14 @@ class SnowflakeDialect(Dialect):
 
     # ------------------------------------------------------------------ I/O
     def _open(self) -> Any:
-        """A connection whose current schema is the destination's, once it exists (temporary
-        tables and stages are created in the current schema)."""
-        from snowflake.connector.errors import ProgrammingError
-
+        """This thread's connection, opened on first use and kept: a Snowflake login costs a
+        round trip or more, and a sync opens many sessions. Its current schema is the
+        destination's once that exists (temporary tables and stages are created there)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and not conn.is_closed():
+            if not self._local.in_schema:
+                self._local.in_schema = self._use_schema(conn)
+            return conn
         conn = self._connect()
         with conn.cursor() as cur:
             if self._database is None:
@@ -209,23 +215,36 @@ class SnowflakeDialect(Dialect):
                     raise WarehouseError(
                         "the Snowflake connection names no database: set its 'database' extra"
                     )
-            try:
-                cur.execute(f"USE SCHEMA {self.quote(self._database)}.{self.quote(self.schema)}")
-            except ProgrammingError:  # not created yet: ensure_container creates it
-                pass
+        self._local.conn, self._local.in_schema = conn, self._use_schema(conn)
         return conn
+
+    def _use_schema(self, conn: Any) -> bool:
+        from snowflake.connector.errors import ProgrammingError
+
+        try:
+            conn.cursor().execute(f"USE SCHEMA {self.quote(self.database)}.{self.quote(self.schema)}")
+        except ProgrammingError:  # not created yet: ensure_container creates it
+            return False
+        return True
 
     @contextmanager
     def session(self, lock: str | None = None) -> Iterator[SnowflakeSession]:
-        conn = self._open()
-        session = SnowflakeSession(conn, self)
+        session = SnowflakeSession(self._open(), self)
         try:
             yield session
+        except BaseException:
+            self.close()  # a connection in an unknown state is not reused
+            raise
         finally:
-            try:
+            if not session.conn.is_closed():
                 session.close()
-            finally:
-                conn.close()
+
+    def close(self) -> None:
+        """Close this thread's connection (the next session opens a new one)."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
 
     # ------------------------------------------------------------------ DDL
     def ensure_container(self) -> None:
