@@ -25,7 +25,6 @@ re-applies the part on retry.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -73,71 +72,20 @@ from hubspot_etl.warehouse.tables import (
     SCHEMA_CHANGES,
     SYNC_STATE,
     TEXT,
-    Table,
     object_table,
 )
+from hubspot_etl.warehouse.writer import TableWriter
 
 _NEWER = "T._updated_at IS NULL OR S._updated_at IS NULL OR S._updated_at >= T._updated_at"
 _STAGED_SYSTEM = [(c.name, c.type) for c in OBJECT_SYSTEM if c.name != "_synced_at"] + [("_seq", "integer")]
 
 
-class SqlWarehouse(Relations, Leases, Warehouse):
+class SqlWarehouse(Relations, Leases, TableWriter, Warehouse):
     """A HubSpot warehouse in one schema or dataset of the dialect's destination."""
 
     def __init__(self, dialect: Dialect, max_property_columns: int = DEFAULT_MAX_PROPERTY_COLUMNS) -> None:
         self.d = dialect
         self.max_property_columns = max_property_columns
-
-    # ------------------------------------------------------------------ helpers
-    def _t(self, table: str) -> str:
-        return self.d.table(table)
-
-    def _select(
-        self, s: Session, table: str, sql: str, params: Mapping[str, Any] | None = None
-    ) -> list[dict]:
-        """Rows of ``SELECT <sql with {t}>``; none when ``table`` does not exist yet."""
-        if not self.d.table_exists(s, table):
-            return []
-        return s.execute(sql.format(t=self._t(table)), params).rows
-
-    def _merge_rows(
-        self,
-        s: Session,
-        table: Table,
-        rows: Sequence[Mapping[str, Any]],
-        *,
-        update: Sequence[str] | None = None,
-        stamp: Sequence[str] = (),
-        stamp_new: Sequence[str] = (),
-        exprs: Mapping[str, str] | None = None,
-        insert_exprs: Mapping[str, str] | None = None,
-        when: str | None = None,
-    ) -> int:
-        """Upsert ``rows`` (the last of equal keys wins) by the table's key.
-
-        ``update``: columns copied on a match (default: every non-key one); ``stamp``: columns
-        set to now on insert and update; ``stamp_new``: on insert only; ``exprs``: other
-        update expressions; ``insert_exprs``: other insert expressions.
-        """
-        if not rows:
-            return 0
-        latest = {tuple(r[k] for k in table.key): r for r in rows}
-        cols = [c for c in table.names if c in rows[0]]
-        source = self._stage(s, table, cols, latest.values())
-        insert = {c: self.d.staged(f"S.{self.d.quote(c)}", table.types[c]) for c in cols}
-        insert |= dict.fromkeys((*stamp, *stamp_new), self.d.now) | dict(insert_exprs or {})
-        copied = [c for c in cols if c not in table.key] if update is None else update
-        changes = {c: insert[c] for c in copied} | dict.fromkeys(stamp, self.d.now) | dict(exprs or {})
-        return self.d.upsert(s, Upsert(table.name, table.key, source, insert, changes, when))
-
-    def _stage(self, s: Session, table: Table, cols: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
-        """Stage dict rows on ``cols`` of ``table`` (documents as JSON text)."""
-        docs = {c for c in cols if table.types[c] == "json"}
-        values = ([_json_text(r[c]) if c in docs else r[c] for c in cols] for r in rows)
-        return s.stage([(c, table.types[c]) for c in cols], values)
-
-    def _in(self, column: str, ids: Sequence[int]) -> tuple[str, dict[str, P]]:
-        return self.d.in_list(column, "ids"), {"ids": P([int(i) for i in ids], BIGINT)}
 
     # ------------------------------------------------------------------ schema
     def ensure_schema(self) -> None:
@@ -443,10 +391,6 @@ class SqlWarehouse(Relations, Leases, Warehouse):
     def check_access(self, scratch_suffix: str) -> list[tuple[bool, str]]:
         """See :meth:`Warehouse.check_access`."""
         return self.d.check_access(f"_hubspot_healthcheck_{scratch_suffix}")
-
-
-def _json_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _has_duplicate_ids(records: Sequence[Mapping]) -> bool:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
-from hubspot_etl.warehouse.dialect import Dialect, Session, Upsert
+from hubspot_etl.warehouse.dialect import Session, Upsert
 from hubspot_etl.warehouse.naming import association_table_name, pipeline_table_names, table_name_for_object
 from hubspot_etl.warehouse.rows import association_row, owner_row, pipeline_row, stage_row
 from hubspot_etl.warehouse.tables import (
@@ -22,19 +21,13 @@ from hubspot_etl.warehouse.tables import (
     pipeline_table,
     stage_table,
 )
+from hubspot_etl.warehouse.writer import TableWriter
 
 _CHANGED = "T.category IS DISTINCT FROM S.category OR T.label IS DISTINCT FROM S.label"
 
 
-class Relations:
+class Relations(TableWriter):
     """Mixed into :class:`~hubspot_etl.warehouse.core.SqlWarehouse`."""
-
-    d: Dialect
-    _t: Any
-    _in: Any
-    _merge_rows: Any
-    _stage: Any
-    _select: Any
 
     # ------------------------------------------------------------------ associations
     def _ensure_association_table(self, s: Session, table: str, from_object: str, to_object: str) -> None:
