@@ -34,24 +34,23 @@ def int_or_none(value: Any) -> int | None:
     return int(str(value).strip())
 
 
-def _deleted_at(archived: bool, archived_at: datetime | None) -> datetime | None:
-    return (archived_at or datetime.now(UTC)) if archived else None
+def _lifecycle(item: Mapping) -> dict[str, Any]:
+    """Archive, time and delete columns of a pipeline or stage (archived ones are flagged deleted)."""
+    archived = bool(item.get("archived", False))
+    archived_at = ts(item.get("archivedAt"))
+    return {
+        "archived": archived,
+        "archived_at": archived_at,
+        "created_at": ts(item.get("createdAt")),
+        "updated_at": ts(item.get("updatedAt")),
+        "_is_deleted": archived,
+        "_deleted_at": (archived_at or datetime.now(UTC)) if archived else None,
+    }
 
 
 def pipeline_row(p: Mapping) -> dict[str, Any]:
-    archived = bool(p.get("archived", False))
-    archived_at = ts(p.get("archivedAt"))
-    return {
-        "id": str(p["id"]),
-        "label": p.get("label"),
-        "display_order": int_or_none(p.get("displayOrder")),
-        "archived": archived,
-        "archived_at": archived_at,
-        "created_at": ts(p.get("createdAt")),
-        "updated_at": ts(p.get("updatedAt")),
-        "_is_deleted": archived,
-        "_deleted_at": _deleted_at(archived, archived_at),
-    }
+    head = {"id": str(p["id"]), "label": p.get("label"), "display_order": int_or_none(p.get("displayOrder"))}
+    return head | _lifecycle(p)
 
 
 def stage_row(p: Mapping, s: Mapping, limits: NumericLimits) -> dict[str, Any]:
@@ -61,8 +60,6 @@ def stage_row(p: Mapping, s: Mapping, limits: NumericLimits) -> dict[str, Any]:
     is_closed = None
     if metadata.get("isClosed") is not None:
         is_closed, _ = convert_boolean(str(metadata["isClosed"]))
-    archived = bool(s.get("archived", False))
-    archived_at = ts(s.get("archivedAt"))
     return {
         "pipeline_id": str(p["id"]),
         "id": str(s["id"]),
@@ -73,13 +70,7 @@ def stage_row(p: Mapping, s: Mapping, limits: NumericLimits) -> dict[str, Any]:
         "ticket_state": metadata.get("ticketState"),
         "metadata": metadata,
         "write_permissions": s.get("writePermissions"),
-        "archived": archived,
-        "archived_at": archived_at,
-        "created_at": ts(s.get("createdAt")),
-        "updated_at": ts(s.get("updatedAt")),
-        "_is_deleted": archived,
-        "_deleted_at": _deleted_at(archived, archived_at),
-    }
+    } | _lifecycle(s)
 
 
 def owner_row(o: Mapping) -> dict[str, Any]:
