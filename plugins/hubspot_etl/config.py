@@ -48,6 +48,9 @@ ENVIRONMENT_ENV_VAR = "HUBSPOT_ETL_ENV"
 _OBJECT_KEY = re.compile(r"^[a-z][a-z0-9_]{0,60}$")
 _FULLY_QUALIFIED = re.compile(r"^p\d+_")
 _OBJECT_TYPE_ID = re.compile(r"^[02]-\d+$")
+_PROPERTY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-.]{0,99}")
+#: ``history: all``: the history of every property the object syncs
+HISTORY_ALL = "all"
 
 
 def _unambiguous(name: str) -> str:
@@ -211,10 +214,30 @@ class ObjectConfig(SyncSettings):
     #: their ``associations``: a restore brings back their rows to it too (set by the parser)
     associated_from: tuple[str, ...] = ()
     scoring: ScoringSettings = ScoringSettings()
+    #: properties whose history is synced into ``<table>_property_history``: a list of
+    #: property names, or ``all`` (every property the object syncs); empty: no history
+    history: tuple[str, ...] | Literal["all"] = ()
 
     @property
     def dag_id(self) -> str:
         return f"hubspot_{self.key}"
+
+    @field_validator("history", mode="before")
+    @classmethod
+    def _history(cls, value: Any) -> Any:
+        """``all``, or property names (duplicates dropped, order kept)."""
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            if value == HISTORY_ALL:
+                return value
+            raise ValueError(f"must be a list of property names or {HISTORY_ALL!r}, got {value!r}")
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"must be a list of property names or {HISTORY_ALL!r}")
+        for name in value:
+            if not isinstance(name, str) or not _PROPERTY_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a HubSpot property name")
+        return tuple(dict.fromkeys(value))
 
     @field_validator("object_type")
     @classmethod

@@ -37,7 +37,7 @@ import requests
 
 from hubspot_etl.compat import BaseHook
 from hubspot_etl.hooks import connection_form
-from hubspot_etl.hooks.crm import BatchReadResult, CrmEndpoints
+from hubspot_etl.hooks.crm import BatchReadResult, CrmEndpoints, PropertyHistory
 from hubspot_etl.hooks.errors import (
     HubSpotAuthError,
     HubSpotError,
@@ -54,7 +54,15 @@ from hubspot_etl.hooks.settings import DEFAULT_HOST, HubSpotSettings, coerce_set
 from hubspot_etl.hooks.stats import HubSpotStats
 from hubspot_etl.hooks.transport import HubSpotTransport
 
-__all__ = ["BatchReadResult", "HubSpotHook", "HubSpotSettings", "logger", "normalize_host", "to_epoch_ms"]
+__all__ = [
+    "BatchReadResult",
+    "HubSpotHook",
+    "PropertyHistory",
+    "HubSpotSettings",
+    "logger",
+    "normalize_host",
+    "to_epoch_ms",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -236,6 +244,7 @@ class HubSpotHook(BaseHook):
     get_association_labels = _forward("_crm", CrmEndpoints.get_association_labels)
     resolve_object_type = _forward("_crm", CrmEndpoints.resolve_object_type)
     batch_read = _forward("_crm", CrmEndpoints.batch_read)
+    batch_read_history = _forward("_crm", CrmEndpoints.batch_read_history)
     iter_associations = _forward("_crm", CrmEndpoints.iter_associations)
     search = _forward("_crm", CrmEndpoints.search)
     count = _forward("_crm", CrmEndpoints.count)

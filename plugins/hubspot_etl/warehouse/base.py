@@ -195,6 +195,18 @@ class Warehouse(abc.ABC):
         deleted. Returns counts."""
 
     @abc.abstractmethod
+    def upsert_property_history(self, object_name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Upsert property-history rows (keys: object_id, property, value, timestamp,
+        source_type, source_id, source_label, updated_by_user_id) into
+        ``<table>_property_history``, idempotent on (object_id, property, timestamp); rows are
+        never deleted. Returns rows inserted or changed."""
+
+    @abc.abstractmethod
+    def rebuild_stage_history(self, object_name: str, ids: Sequence[int], stage_property: str) -> int:
+        """Rebuild the ``<table>_stage_history`` rows of ``ids`` from their ``stage_property``
+        rows in ``<table>_property_history``; returns the rows they now have."""
+
+    @abc.abstractmethod
     def upsert_owners(self, owners: Sequence[dict]) -> int:
         """Upsert owners (HubSpot JSON); returns rows written."""
 

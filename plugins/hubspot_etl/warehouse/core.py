@@ -42,6 +42,7 @@ from hubspot_etl.warehouse.base import (
     Warehouse,
 )
 from hubspot_etl.warehouse.dialect import Dialect, P, Session, Upsert, chunks
+from hubspot_etl.warehouse.history import History
 from hubspot_etl.warehouse.leases import Leases
 from hubspot_etl.warehouse.naming import (
     ColumnMapper,
@@ -80,7 +81,7 @@ _NEWER = "T._updated_at IS NULL OR S._updated_at IS NULL OR S._updated_at >= T._
 _STAGED_SYSTEM = [(c.name, c.type) for c in OBJECT_SYSTEM if c.name != "_synced_at"] + [("_seq", "integer")]
 
 
-class SqlWarehouse(Relations, Leases, TableWriter, Warehouse):
+class SqlWarehouse(Relations, History, Leases, TableWriter, Warehouse):
     """A HubSpot warehouse in one schema or dataset of the dialect's destination."""
 
     def __init__(self, dialect: Dialect, max_property_columns: int = DEFAULT_MAX_PROPERTY_COLUMNS) -> None:

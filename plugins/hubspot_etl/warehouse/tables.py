@@ -89,6 +89,33 @@ def association_table(name: str) -> Table:
     )
 
 
+def property_history_table(name: str) -> Table:
+    """``<table>_property_history``: one row per write of a property (never deleted)."""
+    return Table(
+        name,
+        _cols(
+            "object_id bigint !, property text !, value text, timestamp timestamp !, source_type text, "
+            "source_id text, source_label text, updated_by_user_id bigint, _synced_at timestamp ! =now"
+        ),
+        key=("object_id", "property", "timestamp"),
+        cluster=("object_id", "property"),
+    )
+
+
+def stage_history_table(name: str) -> Table:
+    """``<table>_stage_history``: one row per pipeline stage a record entered (type 2)."""
+    return Table(
+        name,
+        _cols(
+            "object_id bigint !, stage_id text !, entered_at timestamp !, left_at timestamp, "
+            "is_active boolean !, source_type text, source_id text, updated_by_user_id bigint, "
+            "_synced_at timestamp ! =now"
+        ),
+        key=("object_id", "entered_at"),
+        cluster=("object_id",),
+    )
+
+
 _PIPELINE_COMMON = (
     "archived boolean ! =false, archived_at timestamp, created_at timestamp, updated_at timestamp, "
     "_is_deleted boolean ! =false, _deleted_at timestamp, _synced_at timestamp ! =now"
