@@ -4,10 +4,11 @@ This file only wires tasks: the config module reads the YAML, the operators run 
 steps. Parsing reads one local YAML file; it makes no network or database call. When a
 task runs, Airflow's parsing context names its DAG and the other DAGs are skipped.
 
-    prepare >> extract >> load >> associations >> reconcile >> finalize >> publish
-                                                              finalize >> scoring (a task group)
+    prepare >> extract >> load >> associations [>> history] >> reconcile >> finalize >> publish
+                                                                            finalize >> scoring
 
-``scoring`` (a task group) is added when the object's config enables ``scoring``.
+``history`` is added when the object's config sets ``history``, ``scoring`` (a task group)
+when it enables ``scoring``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from hubspot_etl.operators import (
     HubSpotAssociationsOperator,
     HubSpotExtractOperator,
     HubSpotFinalizeOperator,
+    HubSpotHistoryOperator,
     HubSpotLoadOperator,
     HubSpotOwnersOperator,
     HubSpotPrepareOperator,
@@ -114,7 +116,14 @@ def build_object_dag(cfg: ObjectConfig, config_source: str) -> DAG:
         reconcile = HubSpotReconcileOperator(object_config=cfg, **api)
         finalize = HubSpotFinalizeOperator(object_config=cfg)
         publish = HubSpotPublishOperator(report_task_id=finalize.task_id, outlets=[asset])
-        prepare >> extract >> load >> associations >> reconcile >> finalize >> publish
+        prepare >> extract >> load >> associations
+        if cfg.history:
+            # After associations, with the same inputs and lease protocol; before reconcile,
+            # which flags deletes and merges but never touches history rows.
+            associations >> HubSpotHistoryOperator(object_config=cfg, **api) >> reconcile
+        else:
+            associations >> reconcile
+        reconcile >> finalize >> publish
         if cfg.scoring.enabled:
             finalize >> scoring_task_group(cfg)
     return dag

@@ -22,11 +22,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PREPARE, EXTRACT, LOAD, ASSOCIATIONS, RECONCILE, FINALIZE = (
+PREPARE, EXTRACT, LOAD, ASSOCIATIONS, HISTORY, RECONCILE, FINALIZE = (
     "prepare",
     "extract",
     "load",
     "associations",
+    "history",
     "reconcile",
     "finalize",
 )
@@ -58,13 +59,14 @@ def build_step_context(cfg: ObjectConfig, context: Any) -> StepContext:
 
 def _step_function(step: str) -> Callable[..., Any]:
     """The function of a step (its module is imported when the task runs, never at DAG parse)."""
-    from hubspot_etl.sync import associations, extract, finalize, load, owners, prepare, reconcile
+    from hubspot_etl.sync import associations, extract, finalize, history, load, owners, prepare, reconcile
 
     return {
         PREPARE: prepare.prepare,
         EXTRACT: extract.extract,
         LOAD: load.load,
         ASSOCIATIONS: associations.associations,
+        HISTORY: history.history,
         RECONCILE: reconcile.reconcile,
         FINALIZE: finalize.finalize,
         OWNERS: owners.sync_owners,
@@ -80,6 +82,7 @@ def _from_xcom(task_id: str, value: Mapping[str, Any]) -> Any:
         EXTRACT: contracts.Manifest,
         LOAD: contracts.LoadReport,
         ASSOCIATIONS: contracts.AssociationsReport,
+        HISTORY: contracts.HistoryReport,
         RECONCILE: contracts.ReconcileReport,
     }[task_id]
     return contract.from_dict(value)
@@ -151,6 +154,14 @@ class HubSpotAssociationsOperator(HubSpotSyncStepOperator):
     inputs = (PREPARE, EXTRACT)
 
 
+class HubSpotHistoryOperator(HubSpotSyncStepOperator):
+    """Reads the property history of every extracted record (batch reads of 50) into
+    ``<table>_property_history`` and rebuilds their ``<table>_stage_history`` rows."""
+
+    step = HISTORY
+    inputs = (PREPARE, EXTRACT)
+
+
 class HubSpotReconcileOperator(HubSpotSyncStepOperator):
     """Marks archived, merged and purged records deleted."""
 
@@ -163,6 +174,11 @@ class HubSpotFinalizeOperator(HubSpotSyncStepOperator):
 
     step = FINALIZE
     inputs = (PREPARE, EXTRACT, LOAD, ASSOCIATIONS, RECONCILE)
+
+    def __init__(self, *, object_config: ObjectConfig, **kwargs: Any) -> None:
+        super().__init__(object_config=object_config, **kwargs)
+        if object_config.history:  # the DAG then has a history task (its report goes in the run's)
+            self.inputs = (*type(self).inputs, HISTORY)
 
 
 #: what an Asset event's ``extra`` carries (from the run report)

@@ -232,6 +232,59 @@ class AssociationsReport:
         )
 
 
+class HistorySummary(TypedDict):
+    """The run report's ``history`` entry."""
+
+    properties: int  # properties whose history was read
+    records: int  # records whose history was read
+    rows: int  # history rows HubSpot returned (one per write)
+    calls: int  # objects.batch_read_history calls
+    changed: int  # history rows inserted or corrected in the warehouse
+    missing: int  # records HubSpot did not return (deleted meanwhile)
+    stage_rows: int | None  # stage-history rows of those records; None: no stage history
+
+
+@dataclass
+class HistoryReport:
+    """What ``history`` did (see :class:`HistorySummary`), with the hook's call counters."""
+
+    properties: int
+    records: int
+    rows: int
+    calls: int
+    changed: int = 0
+    missing: int = 0
+    stage_rows: int | None = None
+    api_calls: ApiCalls = field(default_factory=dict)
+
+    def summary(self) -> HistorySummary:
+        return HistorySummary(
+            properties=self.properties,
+            records=self.records,
+            rows=self.rows,
+            calls=self.calls,
+            changed=self.changed,
+            missing=self.missing,
+            stage_rows=self.stage_rows,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.summary(), "api_calls": self.api_calls}
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> HistoryReport:
+        return cls(
+            properties=value["properties"],
+            records=value["records"],
+            rows=value["rows"],
+            calls=value["calls"],
+            changed=value.get("changed", 0),
+            missing=value.get("missing", 0),
+            stage_rows=value.get("stage_rows"),
+            api_calls=value.get("api_calls", {}),
+        )
+
+
 @dataclass
 class ReconcileReport:
     """What ``reconcile`` did: records flagged per kind (``archived``, ``merged``, ``purged``,
@@ -266,7 +319,7 @@ class ReconcileReport:
 class RunReport(TypedDict):
     """The run report: ``finalize``'s (and ``sync_owners``') XCom, stored by the warehouse.
 
-    The owners' report has no window, association refresh or parts.
+    The owners' report has no window, association refresh, parts or history.
     """
 
     run_id: str
@@ -295,4 +348,5 @@ class RunReport(TypedDict):
     watermark: str | None
     complete: bool
     parts: NotRequired[dict[str, int]]  # {"loaded": n, "skipped": n}
+    history: NotRequired[HistorySummary]  # only for an object with ``history`` configured
     changed: NotRequired[bool]  # set last: did the run write a change (publish the Asset event)

@@ -9,6 +9,7 @@ from typing import Any
 from hubspot_etl.sync.context import StepContext, iso
 from hubspot_etl.sync.contracts import (
     AssociationsReport,
+    HistoryReport,
     LoadReport,
     Manifest,
     Plan,
@@ -28,8 +29,12 @@ def finalize(
     loaded: LoadReport,
     linked: AssociationsReport,
     reconciled: ReconcileReport,
+    history: HistoryReport | None = None,
 ) -> RunReport:
-    """Advance the watermark, write the run report and return it (the task's XCom)."""
+    """Advance the watermark, write the run report and return it (the task's XCom).
+
+    ``history``: the history step's report, for an object with ``history`` configured.
+    """
     now = ctx.now()
     started = parse_datetime(plan.started_at)
     window = Window(plan.mode, parse_datetime(plan.window_start), parse_datetime(plan.window_end), "")
@@ -51,7 +56,13 @@ def finalize(
         records_upserted=loaded.records_upserted,
         records_changed=manifest.records_changed,
         rejects=loaded.rejects,
-        api_calls=sum_counters(plan.api_calls, manifest.api_calls, linked.api_calls, reconciled.api_calls),
+        api_calls=sum_counters(
+            plan.api_calls,
+            manifest.api_calls,
+            linked.api_calls,
+            reconciled.api_calls,
+            history.api_calls if history else {},
+        ),
         search_splits=int(manifest.api_calls.get("search_splits", 0)),
         associations=linked.associations,
         association_refresh=linked.association_refresh,
@@ -65,6 +76,8 @@ def finalize(
         complete=manifest.complete,
         parts={"loaded": loaded.parts_loaded, "skipped": loaded.parts_skipped},
     )
+    if history is not None:
+        report["history"] = history.summary()
     report["changed"] = wrote_changes(report, plan.dry_run)
     if not plan.dry_run:
         warehouse = ctx.warehouse()
@@ -83,8 +96,8 @@ def finalize(
 
 
 def wrote_changes(report: Mapping[str, Any], dry_run: bool) -> bool:
-    """Did the run complete and write a change (records, deletes, restores, associations or
-    new columns)?
+    """Did the run complete and write a change (records, deletes, restores, associations,
+    history rows or new columns)?
 
     Only such runs publish the object's Asset event: a dry run, a run cut short by ``limit``
     and a run that found nothing new leave anything scheduled on the Asset alone.
@@ -97,6 +110,7 @@ def wrote_changes(report: Mapping[str, Any], dry_run: bool) -> bool:
         report["records_changed"]
         or deletes
         or report.get("associations_changed")
+        or (report.get("history") or {}).get("changed")
         or schema.get("added")
         or schema.get("widened")
     )
