@@ -321,3 +321,25 @@ def test_the_dag_has_a_history_task_only_when_configured(dags_on_path: None) -> 
     assert "history" not in without.task_ids
     assert without.get_task("reconcile").upstream_task_ids == {"associations"}
     assert "history" not in without.get_task("finalize").inputs
+
+
+def test_fetched_records_are_written_in_batches(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hubspot_etl.sync import history as history_module
+
+    monkeypatch.setattr(history_module, "HISTORY_CHUNK", 2)
+    monkeypatch.setattr(history_module, "WRITE_RECORDS", 3)
+    written: list[list[int]] = []
+
+    class Spy(PostgresWarehouse):
+        def rebuild_stage_history(self, object_name, ids, stage_property):
+            written.append(sorted(ids))
+            return super().rebuild_stage_history(object_name, ids, stage_property)
+
+    hook = HistoryStub(WRITES)
+    ctx = env.context(hook)
+    ctx.warehouse_factory = lambda: Spy(env.schema, conninfo=env.pg_uri)
+    lease(env, ctx)
+    report = history(ctx, plan(), env.manifest("run-1", [1, 2, 3, 4, 5]))
+    assert [ids for _, ids, _ in hook.requests] == [["1", "2"], ["3", "4"], ["5"]]
+    assert written == [[1, 2, 3, 4], [5]]
+    assert (report.records, report.stage_rows, report.missing) == (5, 4, 2)

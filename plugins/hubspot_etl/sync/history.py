@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hubspot_etl.config import HISTORY_ALL
 from hubspot_etl.sync.associations import _ordered_map
@@ -26,9 +26,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: record ids per fetch task (four batch reads of 50) and per warehouse write; small, since
-#: ``history: all`` brings back every write of every property of each record
+#: record ids per fetch task (four batch reads of 50)
 HISTORY_CHUNK = 200
+#: a warehouse write once this many records or history rows are fetched (and at the end):
+#: few statements per run (each is a job on BigQuery), a bounded buffer (``history: all``
+#: brings back every write of every property of each record)
+WRITE_RECORDS, WRITE_ROWS = 5_000, 50_000
 #: the pipeline-stage property of the objects with a stage history
 STAGE_PROPERTIES = {"deals": "dealstage", "tickets": "hs_pipeline_stage"}
 #: the ``stats.calls`` key of the history reads (``hooks.crm.HISTORY_ENDPOINT``)
@@ -52,9 +55,11 @@ def stage_property(object_name: str, properties: list[str]) -> str | None:
 def history(ctx: StepContext, plan: Plan, manifest: Manifest) -> HistoryReport:
     """Read and write the history of the extracted records (a dry run reads and counts only).
 
-    Costs ``ceil(records / 50)`` batch reads. Each chunk of records is written under the
-    object lock with the run lease renewed, as ``associations`` does: its history rows
-    upserted, then, where the stage property is among them, its stage rows rebuilt.
+    Costs ``ceil(records / 50)`` batch reads. The fetched records are written in batches
+    (:data:`WRITE_RECORDS`, :data:`WRITE_ROWS`), each under the object lock with the run
+    lease renewed, as ``associations`` does: their history rows upserted, then, where the
+    stage property is among them, their stage rows rebuilt. A retry rewrites what an earlier
+    try wrote, which changes nothing.
     """
     properties = history_properties(ctx.cfg.history, plan)
     stage = stage_property(plan.object_name, properties)
@@ -74,12 +79,21 @@ def history(ctx: StepContext, plan: Plan, manifest: Manifest) -> HistoryReport:
 
     # Fetches run in a small pool (the hook's budget paces them); writes stay in this thread,
     # in chunk order, each under the object lock.
+    pending_ids: list[int] = []
+    pending_rows: list[dict[str, Any]] = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hubspot-history") as pool:
         for chunk, rows in _ordered_map(pool, fetch, id_chunks, ahead=2 * workers):
             report.rows += len(rows)
             report.missing += len(rows.missing)
-            if warehouse is not None:
-                _write(ctx, warehouse, plan, chunk, rows, stage, report)
+            if warehouse is None:
+                continue
+            pending_ids += chunk
+            pending_rows += rows
+            if len(pending_ids) >= WRITE_RECORDS or len(pending_rows) >= WRITE_ROWS:
+                _write(ctx, warehouse, plan, pending_ids, pending_rows, stage, report)
+                pending_ids, pending_rows = [], []
+    if warehouse is not None and pending_ids:
+        _write(ctx, warehouse, plan, pending_ids, pending_rows, stage, report)
     report.calls = _history_calls(hook) - before
     report.api_calls = hook.stats.as_dict()
     log.info("history %s: %s", plan.object_name, report.summary())
@@ -90,17 +104,17 @@ def _write(
     ctx: StepContext,
     warehouse: Warehouse,
     plan: Plan,
-    chunk: list[int],
-    rows: PropertyHistory,
+    ids: list[int],
+    rows: list[dict[str, Any]],
     stage: str | None,
     report: HistoryReport,
 ) -> None:
-    """One chunk's history rows, and its records' stage rows, under the object lock."""
+    """The history rows of ``ids``, and their stage rows, under the object lock."""
     with warehouse.object_lock(plan.object_name):
         warehouse.acquire_run_lease(plan.object_name, ctx.run_id, lease_ttl(ctx.cfg))
         report.changed += warehouse.upsert_property_history(plan.object_name, rows)
         if stage is not None and report.stage_rows is not None:
-            report.stage_rows += warehouse.rebuild_stage_history(plan.object_name, chunk, stage)
+            report.stage_rows += warehouse.rebuild_stage_history(plan.object_name, ids, stage)
 
 
 def _history_calls(hook: HubSpotHook) -> int:
