@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._util import DAY_MS, iso_ms, parse_datetime_ms
+from .history import Entry, LazyHistory, Source, next_ts
+from .history import wire as history_wire
 
 HISTORY_LIMIT = 32
 HISTORY_HORIZON_S = 600.0  # versions older than this are never needed (max supported index lag)
@@ -57,13 +59,15 @@ class Record(RecordVersion):
     Records loaded from a fixture or generator have ``valid_from == 0`` (always indexed).
     """
 
-    __slots__ = ("valid_from", "history")
+    __slots__ = ("valid_from", "history", "writes")
 
     def __init__(self, rec_id: int, created_at: int, updated_at: int, **kwargs: Any) -> None:
         valid_from = kwargs.pop("valid_from", 0.0)
         super().__init__(rec_id, created_at, updated_at, **kwargs)
         self.valid_from: float = valid_from
         self.history: list[tuple[float, RecordVersion]] | None = None
+        #: property history: explicit writes per property, oldest first (see history.py)
+        self.writes: dict[str, list[Entry]] | None = None
 
     @property
     def visible(self) -> bool:
@@ -133,7 +137,7 @@ class ObjectType:
     name: str
     singular: str
     plural: str
-    scope: str
+    scope: str | tuple[str, ...]  # a tuple: any one of these scopes grants read access
     created_property: str
     modified_property: str
     default_properties: list[str]
@@ -151,6 +155,10 @@ class ObjectType:
     ids: list[int] = field(default_factory=list)
     lazy: LazySource | None = None
     lazy_names: frozenset[str] = frozenset()
+    lazy_history: LazyHistory | None = None
+    aliases: tuple[str, ...] = ()
+    library: bool = False  # an object-library object: exists only while ``active``
+    active: bool = True
 
     # ----------------------------------------------------------------- values
     @property
@@ -248,6 +256,38 @@ class ObjectType:
             out["archivedAt"] = iso_ms(rec.archived_at or rec.updated_at)
         return out
 
+    # ---------------------------------------------------------------- history
+    def history(self, rec: Record, name: str) -> list[Entry]:
+        """Every write of ``name`` on ``rec``, oldest first (generated base, then explicit writes)."""
+        base = self.lazy_history(rec.id, name) if self.lazy_history is not None else []
+        explicit = (rec.writes or {}).get(name)
+        return base + explicit if explicit else base
+
+    def write(self, rec: Record, name: str, value: str | None, source: Source, at_ms: int) -> int:
+        """Record one write of ``name`` at ``at_ms`` (moved past the newest entry); returns its time."""
+        writes = rec.writes
+        if writes is None:
+            writes = rec.writes = {}
+        explicit = writes.get(name)
+        if explicit:
+            ts = next_ts(explicit, at_ms)
+        else:
+            ts = next_ts(self.lazy_history(rec.id, name) if self.lazy_history is not None else [], at_ms)
+            explicit = writes[name] = []
+        explicit.append(source.entry(ts, value))
+        return ts
+
+    def history_wire(self, rec: Record, names: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """``propertiesWithHistory`` of ``rec``: newest first; unknown or never-written names omitted."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for name in names:
+            if name not in self.properties:
+                continue
+            entries = self.history(rec, name)
+            if entries:
+                out[name] = [history_wire(e) for e in reversed(entries)]
+        return out
+
     # ---------------------------------------------------------------- records
     def add_record(self, rec: Record) -> None:
         """Insert a record, keeping ``ids`` sorted."""
@@ -268,9 +308,9 @@ class ObjectType:
         """Name, objectTypeId, fullyQualifiedName, or (standard objects) the singular name,
         which HubSpot accepts in paths too (``/crm/v3/objects/contact``)."""
         low = ref.lower()
-        names = {self.name.lower(), self.object_type_id.lower()}
+        names = {self.name.lower(), self.object_type_id.lower(), *self.aliases}
         if not self.is_custom:
-            names.add(self.singular.lower())
+            names.add(self.singular.lower().replace(" ", "_"))
         return low in names or (
             self.fully_qualified_name is not None and low == self.fully_qualified_name.lower()
         )
