@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .families import FAMILIES, FAMILY_ASSOCIATION_TYPES, FAMILY_SCOPES, LEAD_PIPELINES
+
 SCOPE_CONTACTS = "crm.objects.contacts.read"
 SCOPE_COMPANIES = "crm.objects.companies.read"
 SCOPE_DEALS = "crm.objects.deals.read"
@@ -25,6 +27,7 @@ ALL_SCOPES: list[str] = [
     SCOPE_CUSTOM,
     SCOPE_SCHEMAS,
     SCOPE_OWNERS,
+    *FAMILY_SCOPES,
 ]
 
 PROPERTY_TYPES = ("bool", "date", "datetime", "enumeration", "number", "phone_number", "string")
@@ -306,3 +309,15 @@ DEFAULT_ASSOCIATION_TYPES: dict[tuple[str, str], tuple[int, int]] = {
     ("companies", "tickets"): (25, 26),
     ("deals", "tickets"): (27, 28),
 }
+
+
+# ---------------------------------------------------------------- families
+# Engagements, commerce, leads, goals and the object-library objects (families.py) are
+# standard objects too: same keys, their properties in STANDARD_PROPERTIES.
+for _name, _spec in FAMILIES.items():
+    STANDARD_OBJECTS[_name] = {k: v for k, v in _spec.items() if k != "properties"}
+    STANDARD_PROPERTIES[_name] = _spec["properties"]
+DEFAULT_ASSOCIATION_TYPES.update(FAMILY_ASSOCIATION_TYPES)
+DEFAULT_PIPELINES["leads"] = LEAD_PIPELINES
+PIPELINE_PROPERTIES["leads"] = ("hs_pipeline", "hs_pipeline_stage")
+CLASSIC_OBJECTS: tuple[str, ...] = ("contacts", "companies", "deals", "tickets")

@@ -11,8 +11,11 @@ from typing import Any
 
 from ._util import iso_ms
 from .catalog import DEFAULT_ASSOCIATION_TYPES, DEFAULT_PIPELINES, PIPELINE_PROPERTIES, STANDARD_OBJECTS
+from .families import FAMILY_LABELLED_TYPES
+from .history import IMPORT, MERGE, parse_entry
+from .history import wire as history_wire
 from .model import ObjectType, Record
-from .portal import DEFAULT_PORTAL_ID, Portal
+from .portal import ACCOUNT_DEFAULTS, DEFAULT_PORTAL_ID, Portal
 from .schema import (
     _fail,
     _ts,
@@ -33,6 +36,8 @@ TOP_LEVEL_KEYS = {
     "associations",
     "associationLabels",
     "merges",
+    "objectLibrary",
+    "account",
 }
 DEFAULT_TIMESTAMP = "2024-01-01T00:00:00.000Z"
 OWNER_KEYS = {
@@ -72,10 +77,13 @@ def _check_keys(obj: dict[str, Any], allowed: set[str], path: str) -> None:
 def _type(portal: Portal, ref: Any, path: str) -> ObjectType:
     if not isinstance(ref, str):
         raise _fail(path, f"object type must be a string, got {ref!r}")
-    for ot in portal.types.values():
-        if ot.matches_ref(ref):
-            return ot
-    raise _fail(path, f"unknown object type {ref!r} (declare it in objectTypes)")
+    found = portal.find_type(ref)
+    if found is not None:
+        return found
+    raise _fail(
+        path,
+        f"unknown object type {ref!r} (declare it in objectTypes; object-library objects need objectLibrary)",
+    )
 
 
 def _id(value: Any, path: str) -> int:
@@ -245,7 +253,9 @@ def _pipeline_options(portal: Portal) -> None:
 # ---------------------------------------------------------------- records
 def _record(portal: Portal, ot: ObjectType, raw: Any, path: str) -> Record:
     raw = _dict(raw, path)
-    _check_keys(raw, {"id", "properties", "createdAt", "updatedAt", "archived", "archivedAt"}, path)
+    _check_keys(
+        raw, {"id", "properties", "createdAt", "updatedAt", "archived", "archivedAt", "history"}, path
+    )
     if "id" not in raw:
         raise _fail(f"{path}.id", "required")
     rid = _id(raw["id"], f"{path}.id")
@@ -270,9 +280,33 @@ def _record(portal: Portal, ot: ObjectType, raw: Any, path: str) -> Record:
         overrides[name] = normalize_value(prop, value, ppath)
     archived = bool(raw.get("archived", False))
     archived_at = _ts(raw.get("archivedAt", updated), f"{path}.archivedAt") if archived else None
-    return Record(
+    rec = Record(
         rid, created, updated, archived=archived, archived_at=archived_at, overrides=overrides or None
     )
+    if "history" in raw:
+        rec.writes = _history(ot, raw["history"], f"{path}.history")
+    else:  # a fixture record was imported: its values were written when it was created
+        Portal.record_creation(ot, rec, IMPORT)
+    return rec
+
+
+def _history(ot: ObjectType, raw: Any, path: str) -> dict[str, list[Any]]:
+    """A record's full property history from its fixture form ``{property: [entries newest first]}``."""
+    raw = _dict(raw, path)
+    out: dict[str, list[Any]] = {}
+    for name, entries in raw.items():
+        if name not in ot.properties:
+            raise _fail(f"{path}.{name}", f"property {name!r} is not defined on {ot.name}")
+        if not isinstance(entries, list):
+            raise _fail(f"{path}.{name}", "must be a list of entries (newest first)")
+        try:
+            parsed = sorted(parse_entry(e, f"{path}.{name}[{i}]") for i, e in enumerate(entries))
+        except ValueError as exc:
+            raise _fail(f"{path}.{name}", str(exc)) from exc
+        if len({e[0] for e in parsed}) != len(parsed):
+            raise _fail(f"{path}.{name}", "two entries share a timestamp")
+        out[name] = parsed
+    return out
 
 
 def _associations(portal: Portal, items: list[Any]) -> None:
@@ -327,12 +361,15 @@ def _labels(portal: Portal, items: list[Any]) -> None:
 
 def add_default_labels(portal: Portal) -> None:
     """HubSpot-defined unlabeled association types between standard objects."""
-    names = {ot.name: ot.object_type_id for ot in portal.types.values()}
+    names = {ot.name: ot.object_type_id for ot in portal.types.values() if not ot.is_custom}
     for (a, b), (fwd, inv) in DEFAULT_ASSOCIATION_TYPES.items():
         defs = portal.labels.get((names.get(a, ""), names.get(b, "")), {}).values()
         has_default = any(d.category == "HUBSPOT_DEFINED" and d.label is None for d in defs)
         if a in names and b in names and not has_default:
             portal.add_label_pair(names[a], names[b], fwd, inv)
+    for a, b, fwd, inv, label, inverse in FAMILY_LABELLED_TYPES:
+        if a in names and b in names and fwd not in portal.labels.get((names[a], names[b]), {}):
+            portal.add_label_pair(names[a], names[b], fwd, inv, "HUBSPOT_DEFINED", label, inverse)
 
 
 def _merges(portal: Portal, items: list[Any]) -> None:
@@ -355,30 +392,65 @@ def _merges(portal: Portal, items: list[Any]) -> None:
             portal._move_associations(ot.object_type_id, mid, sid)
             if str(mid) not in ids:
                 ids.append(str(mid))
-        survivor.overrides = {**(survivor.overrides or {}), "hs_merged_object_ids": ";".join(ids)}
+        joined = ";".join(ids)
+        survivor.overrides = {**(survivor.overrides or {}), "hs_merged_object_ids": joined}
+        written = ot.history(survivor, "hs_merged_object_ids")
+        if not written or written[-1][1] != joined:
+            ot.write(survivor, "hs_merged_object_ids", joined, MERGE, survivor.updated_at)
 
 
 # ------------------------------------------------------------------- main
+def _standard_name(spec: Any) -> str | None:
+    """The catalog name a fixture ``objectTypes`` entry means (None: a custom object)."""
+    name = spec if isinstance(spec, str) else spec.get("name") if isinstance(spec, dict) else None
+    if isinstance(spec, dict) and not set(spec) <= {"name", "objectTypeId"}:
+        return None
+    if isinstance(name, str):
+        for key, catalog in STANDARD_OBJECTS.items():
+            if name.lower() in (key, *catalog.get("aliases", ())):
+                return key
+    return None
+
+
 def _object_types(portal: Portal, data: dict[str, Any]) -> None:
+    """Declared types (default: every standard object), then the object-library objects the
+    fixture did not declare, present but not activated."""
     specs = data.get("objectTypes")
     if specs is None:
-        specs = list(STANDARD_OBJECTS)
+        specs = [n for n, s in STANDARD_OBJECTS.items() if not s.get("library")]
     if not isinstance(specs, list):
         raise _fail("objectTypes", "must be a list")
     for i, spec in enumerate(specs):
         path = f"objectTypes[{i}]"
-        name = spec if isinstance(spec, str) else spec.get("name") if isinstance(spec, dict) else None
-        if name in STANDARD_OBJECTS and (isinstance(spec, str) or set(spec) <= {"name", "objectTypeId"}):
+        name = _standard_name(spec)
+        if name is not None:
             ot = standard_object_type(name)
+            ot.active = True  # declaring an object-library object activates it
         elif isinstance(spec, str):
             raise _fail(
                 path, f"unknown standard object {spec!r}; custom objects need an object with objectTypeId"
             )
         else:
             ot = custom_object_type(spec, path, portal.portal_id)
-        if ot.object_type_id in portal.types or any(o.name == ot.name for o in portal.types.values()):
+        clash = any(o.name == ot.name and o.is_custom == ot.is_custom for o in portal.types.values())
+        if ot.object_type_id in portal.types or clash:
             raise _fail(path, f"duplicate object type {ot.name} / {ot.object_type_id}")
         portal.add_type(ot)
+    for name, catalog in STANDARD_OBJECTS.items():
+        if catalog.get("library") and catalog["objectTypeId"] not in portal.types:
+            portal.add_type(standard_object_type(name))
+    library = _list(data, "objectLibrary", "objectLibrary")
+    for i, ref in enumerate(library):
+        try:
+            portal.set_library_object(str(ref), True)
+        except Exception as exc:  # PortalError -> fixture error naming the key
+            raise _fail(f"objectLibrary[{i}]", f"{ref!r} is not an object-library object") from exc
+
+
+def _account(portal: Portal, data: dict[str, Any]) -> None:
+    account = _dict(data.get("account", {}), "account")
+    _check_keys(account, set(ACCOUNT_DEFAULTS), "account")
+    portal.account.update(account)
 
 
 def _properties(portal: Portal, data: dict[str, Any]) -> None:
@@ -441,6 +513,7 @@ def load_portal(data: Any) -> Portal:
         raise _fail("owners", "duplicate owner id")
     portal.owners = sorted(owners, key=lambda o: int(o["id"]))
     _object_types(portal, data)
+    _account(portal, data)
     _properties(portal, data)
     _pipelines(portal, data)
     _records(portal, data)
@@ -459,6 +532,8 @@ def dump_portal(portal: Portal) -> dict[str, Any]:
     records: dict[str, list[dict[str, Any]]] = {}
     merges: list[dict[str, Any]] = []
     for ot in portal.types.values():
+        if not ot.active:
+            continue  # an object-library object the portal has not activated
         if ot.is_custom:
             object_types.append(
                 {
@@ -494,6 +569,11 @@ def dump_portal(portal: Portal) -> dict[str, Any]:
             if rec.archived:
                 row["archived"] = True
                 row["archivedAt"] = iso_ms(rec.archived_at or rec.updated_at)
+            row["history"] = {
+                name: [history_wire(e) for e in reversed(entries)]
+                for name in ot.properties
+                if (entries := ot.history(rec, name))
+            }
             if rec.merged_into is not None:
                 survivors.setdefault(rec.merged_into, []).append(rid)
             rows.append(row)
@@ -505,6 +585,8 @@ def dump_portal(portal: Portal) -> dict[str, Any]:
     labels = []
     seen: set[tuple[str, str, int]] = set()
     for (f, t), defs in portal.labels.items():
+        if not (portal.types[f].active and portal.types[t].active):
+            continue  # re-created with the object-library object when it is activated
         for d in defs.values():
             if (t, f, d.inverse_type_id) in seen:
                 continue
@@ -540,6 +622,7 @@ def dump_portal(portal: Portal) -> dict[str, Any]:
     pipelines = {portal.types[t].name: [dict(p) for p in pipes] for t, pipes in portal.pipelines.items()}
     return {
         "portalId": portal.portal_id,
+        "account": dict(portal.account),
         "owners": [dict(o) for o in portal.owners],
         "objectTypes": object_types,
         "properties": properties,

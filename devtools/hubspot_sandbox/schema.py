@@ -222,7 +222,8 @@ def normalize_value(prop: dict[str, Any], value: Any, path: str) -> str | None:
 
 
 def standard_object_type(name: str) -> ObjectType:
-    """A standard object type (contacts/companies/deals/tickets) with its catalog properties."""
+    """A standard object type (contacts, calls, line_items, ...) with its catalog properties.
+    Object-library objects start inactive (the portal has not activated them)."""
     spec = STANDARD_OBJECTS[name]
     ot = ObjectType(
         object_type_id=spec["objectTypeId"],
@@ -235,13 +236,21 @@ def standard_object_type(name: str) -> ObjectType:
         default_properties=list(spec["defaultProperties"]),
         primary_display_property=spec["primaryDisplayProperty"],
         searchable_properties=list(spec["searchable"]),
+        aliases=tuple(spec.get("aliases", ())),
+        library=bool(spec.get("library", False)),
+        active=not spec.get("library", False),
     )
-    group = f"{spec['singular'].lower()}information"
+    group = f"{spec['singular'].lower().replace(' ', '_')}information"
     for i, defn in enumerate(system_properties(ot.created_property, ot.modified_property)):
         ot.properties[defn["name"]] = normalize_property(defn, f"catalog.{name}[{i}]", group, True)
     for i, defn in enumerate(STANDARD_PROPERTIES[name]):
         ot.properties[defn["name"]] = normalize_property(defn, f"catalog.{name}[{i}]", group, True)
     return ot
+
+
+def standard_object_names(include_library: bool = True) -> list[str]:
+    """Every standard object the sandbox models (catalog order)."""
+    return [n for n, s in STANDARD_OBJECTS.items() if include_library or not s.get("library")]
 
 
 def custom_object_type(spec: Any, path: str, portal_id: int) -> ObjectType:

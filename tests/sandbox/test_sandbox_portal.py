@@ -28,7 +28,10 @@ def _demo() -> dict[str, Any]:
 # --------------------------------------------------------------- fixtures
 def test_tiny_hand_written_portal_gets_defaults() -> None:
     portal = Portal.from_dict({"records": {"contacts": [{"id": 1, "properties": {"email": "a@b.c"}}]}})
-    assert [t.name for t in portal.types.values()] == ["contacts", "companies", "deals", "tickets"]
+    names = [t.name for t in portal.types.values()]
+    assert names[:4] == ["contacts", "companies", "deals", "tickets"]  # every standard object
+    assert {"calls", "emails", "line_items", "quotes", "leads", "goal_targets"} <= set(names)
+    assert not [t.name for t in portal.types.values() if t.library and t.active]  # none activated
     rec = portal.snapshot("contacts")["records"][0]
     assert rec["createdAt"] == "2024-01-01T00:00:00.000Z"
     assert (
