@@ -10,6 +10,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ._util import PortalError
+from .history import API, MERGE, Source
 
 if TYPE_CHECKING:
     from .server import Request, Response, Route, SandboxServer
@@ -22,6 +23,15 @@ def _body(req: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise PortalError(400, "VALIDATION_ERROR", "request body must be a JSON object")
     return body
+
+
+def _source(body: dict[str, Any], default: Source) -> Source:
+    """The write's history source from ``sourceType`` / ``sourceId`` / ``sourceLabel`` /
+    ``updatedByUserId`` in the body (``default`` without ``sourceType``)."""
+    try:
+        return Source.from_body(body, default)
+    except (TypeError, ValueError) as exc:
+        raise PortalError(400, "VALIDATION_ERROR", str(exc)) from exc
 
 
 def admin_routes(server: SandboxServer) -> list[Route]:
@@ -71,6 +81,7 @@ def admin_routes(server: SandboxServer) -> list[Route]:
             record_id=body.get("id"),
             created_at=body.get("createdAt"),
             updated_at=body.get("updatedAt"),
+            source=_source(body, API),
         )
         return ok(rec, 201)
 
@@ -88,7 +99,11 @@ def admin_routes(server: SandboxServer) -> list[Route]:
         body = _body(req)
         return ok(
             p().update(
-                req.args[0], req.args[1], body.get("properties") or {}, updated_at=body.get("updatedAt")
+                req.args[0],
+                req.args[1],
+                body.get("properties") or {},
+                updated_at=body.get("updatedAt"),
+                source=_source(body, API),
             )
         )
 
@@ -102,7 +117,20 @@ def admin_routes(server: SandboxServer) -> list[Route]:
         body = _body(req)
         if "primaryObjectId" not in body or "objectIdToMerge" not in body:
             raise PortalError(400, "VALIDATION_ERROR", "primaryObjectId and objectIdToMerge are required")
-        return ok(p().merge(req.args[0], body["primaryObjectId"], body["objectIdToMerge"]))
+        return ok(
+            p().merge(
+                req.args[0], body["primaryObjectId"], body["objectIdToMerge"], source=_source(body, MERGE)
+            )
+        )
+
+    def history(req: Request) -> Response:
+        return ok(p().history_snapshot(req.args[0]))
+
+    def history_one(req: Request) -> Response:
+        return ok(p().record_history(req.args[0], req.args[1]))
+
+    def library(req: Request) -> Response:
+        return ok(p().set_library_object(req.args[0], bool(_body(req).get("enabled", True))))
 
     def associate(req: Request) -> Response:
         body = _body(req)
@@ -171,6 +199,9 @@ def admin_routes(server: SandboxServer) -> list[Route]:
         Route("PATCH", r("/_sandbox/config"), "admin.config", patch_config),
         Route("GET", r("/_sandbox/state/owners"), "admin.state_owners", state_owners),
         Route("GET", r(f"/_sandbox/state/{_SEG}"), "admin.state", state),
+        Route("GET", r(f"/_sandbox/history/{_SEG}"), "admin.history", history),
+        Route("GET", r(f"/_sandbox/history/{_SEG}/{_SEG}"), "admin.history_one", history_one),
+        Route("PUT", r(f"/_sandbox/object-library/{_SEG}"), "admin.object_library", library),
         Route("POST", r(f"/_sandbox/objects/{_SEG}/merge"), "admin.merge", merge),
         Route("POST", r(f"/_sandbox/objects/{_SEG}/{_SEG}/restore"), "admin.restore", restore),
         Route("POST", r(f"/_sandbox/objects/{_SEG}"), "admin.create", create),

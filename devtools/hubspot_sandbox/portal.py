@@ -29,12 +29,23 @@ from pathlib import Path
 from typing import Any
 
 from ._util import FixtureError, PortalError, encode_cursor, iso_ms, parse_datetime_ms
+from .history import API, CALCULATED, MERGE, Source
 from .model import LabelDef, ObjectType, Record, RecordVersion
 from .schema import normalize_property, normalize_value
 from .search import run_search
 
 DEFAULT_PORTAL_ID = 12345678
 FIRST_AUTO_TYPE_ID = 1000
+ACCOUNT_DEFAULTS: dict[str, Any] = {
+    "accountType": "STANDARD",
+    "timeZone": "US/Eastern",
+    "companyCurrency": "USD",
+    "additionalCurrencies": [],
+    "utcOffset": "-05:00",
+    "utcOffsetMilliseconds": -18_000_000,
+    "uiDomain": "app.hubspot.com",
+    "dataHostingLocation": "na1",
+}
 
 
 def _not_found(message: str, **context: Any) -> PortalError:
@@ -59,6 +70,7 @@ class Portal:
         self.assoc: dict[tuple[str, str], dict[int, dict[int, tuple[int, ...]]]] = {}
         self._ref_cache: dict[str, ObjectType] = {}
         self._tuples: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self.account: dict[str, Any] = dict(ACCOUNT_DEFAULTS)
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -101,11 +113,55 @@ class Portal:
         ot = self._ref_cache.get(ref)
         if ot is not None:
             return ot
-        for candidate in self.types.values():
-            if candidate.matches_ref(ref):
-                self._ref_cache[ref] = candidate
-                return candidate
-        raise _not_found(f"Unable to infer object type from: {ref}")
+        found = self.find_type(ref)
+        if found is None:
+            raise _not_found(f"Unable to infer object type from: {ref}")
+        self._ref_cache[ref] = found
+        return found
+
+    def find_type(self, ref: str, *, include_inactive: bool = False) -> ObjectType | None:
+        """The type ``ref`` names, or None. Object-library objects the portal has not activated
+        do not exist (unless ``include_inactive``). A custom object keeps its bare name when an
+        activated library object shares it (e.g. a custom ``services`` and HubSpot's 0-162)."""
+        matches = [t for t in self.types.values() if (t.active or include_inactive) and t.matches_ref(ref)]
+        if not matches:
+            return None
+        exact = [
+            t
+            for t in matches
+            if ref.lower() in (t.object_type_id.lower(), (t.fully_qualified_name or "").lower())
+        ]
+        return (exact or sorted(matches, key=lambda t: not t.is_custom))[0]
+
+    def _any_type(self, ref: str) -> ObjectType:
+        """Like :meth:`object_type`, but also finds object-library objects not activated yet."""
+        found = self.find_type(ref, include_inactive=True)
+        if found is None:
+            raise _not_found(f"Unable to infer object type from: {ref}")
+        return found
+
+    # ---------------------------------------------------------- object library
+    def library_enablement(self) -> dict[str, bool]:
+        """``{objectTypeId: activated}`` for every object-library object (HubSpot's enablement map)."""
+        with self.lock:
+            return {t.object_type_id: t.active for t in self.types.values() if t.library}
+
+    def set_library_object(self, ref: str, enabled: bool) -> dict[str, Any]:
+        """Activate (or deactivate) an object-library object, as a HubSpot admin does in settings."""
+        with self.lock:
+            ot = self.find_type(ref, include_inactive=True)
+            if ot is None or not ot.library:
+                ot = next((t for t in self.types.values() if t.library and t.matches_ref(ref)), None)
+            if ot is None:
+                raise _not_found(f"{ref} is not an object-library object")
+            ot.active = bool(enabled)
+            self._ref_cache.clear()
+            return {"objectTypeId": ot.object_type_id, "name": ot.name, "enablement": ot.active}
+
+    def account_details(self) -> dict[str, Any]:
+        """``GET /account-info/v3/details``."""
+        with self.lock:
+            return {"portalId": self.portal_id, **self.account}
 
     def _record(self, ot: ObjectType, rec_id: Any) -> Record:
         try:
@@ -163,8 +219,11 @@ class Portal:
         record_id: int | str | None = None,
         created_at: Any = None,
         updated_at: Any = None,
+        source: Source = API,
     ) -> dict[str, Any]:
-        """Create a record (id = max+1 unless given). Returns it with all non-null properties."""
+        """Create a record (id = max+1 unless given). Returns it with all non-null properties.
+
+        Every given value, the created and the last-modified property get a history entry."""
         with self.lock:
             ot = self.object_type(object_type)
             overrides = self._normalize_props(ot, properties)
@@ -176,23 +235,56 @@ class Portal:
             updated = self._ts(updated_at, "updatedAt") if updated_at is not None else created
             rec = Record(rid, created, updated, overrides=overrides or None, valid_from=t)
             ot.add_record(rec)
+            self.record_creation(ot, rec, source)
             return ot.wire(rec, None)
 
+    @staticmethod
+    def record_creation(ot: ObjectType, rec: Record, source: Source) -> None:
+        """History of a new record: its id and modified date (CALCULATED), created date and values."""
+        ot.write(rec, "hs_object_id", str(rec.id), CALCULATED, rec.created_at)
+        ot.write(rec, ot.created_property, iso_ms(rec.created_at), source, rec.created_at)
+        for name, value in (rec.overrides or {}).items():
+            if value is not None:
+                ot.write(rec, name, value, source, rec.created_at)
+        ot.write(rec, ot.modified_property, iso_ms(rec.created_at), CALCULATED, rec.created_at)
+        if rec.updated_at != rec.created_at:
+            ot.write(rec, ot.modified_property, iso_ms(rec.updated_at), CALCULATED, rec.updated_at)
+
+    @staticmethod
+    def _record_changes(
+        ot: ObjectType, rec: Record, changes: dict[str, str | None], source: Source, at_ms: int
+    ) -> None:
+        """History of an update: one entry per changed value, and the modified date (CALCULATED)."""
+        for name, value in changes.items():
+            if ot.value(rec, name) != value or not ot.history(rec, name):
+                ot.write(rec, name, value, source, at_ms)
+
     def update(
-        self, object_type: str, record_id: Any, properties: dict[str, Any], *, updated_at: Any = None
+        self,
+        object_type: str,
+        record_id: Any,
+        properties: dict[str, Any],
+        *,
+        updated_at: Any = None,
+        source: Source = API,
     ) -> dict[str, Any]:
-        """Update properties; bumps ``updatedAt`` (monotonic per record) unless given explicitly."""
+        """Update properties; bumps ``updatedAt`` (monotonic per record) unless given explicitly.
+
+        Changed values get a history entry from ``source``; the modified date a CALCULATED one."""
         with self.lock:
             ot = self.object_type(object_type)
             rec = self._live(ot, record_id)
             changes = self._normalize_props(ot, properties)
             t, ms = self._now()
             rec.begin_change(t)
-            if changes:
-                rec.overrides = {**(rec.overrides or {}), **changes}
-            rec.updated_at = (
+            new_updated = (
                 self._ts(updated_at, "updatedAt") if updated_at is not None else max(ms, rec.updated_at + 1)
             )
+            self._record_changes(ot, rec, changes, source, new_updated)
+            if changes:
+                rec.overrides = {**(rec.overrides or {}), **changes}
+            rec.updated_at = new_updated
+            ot.write(rec, ot.modified_property, iso_ms(new_updated), CALCULATED, new_updated)
             return ot.wire(rec, None)
 
     def archive(self, object_type: str, record_id: Any) -> dict[str, Any]:
@@ -218,10 +310,17 @@ class Portal:
             rec.archived = False
             rec.archived_at = None
             rec.updated_at = max(ms, rec.updated_at + 1)
+            ot.write(rec, ot.modified_property, iso_ms(rec.updated_at), CALCULATED, rec.updated_at)
             return ot.wire(rec, None)
 
     def merge(
-        self, object_type: str, primary_id: Any, id_to_merge: Any, *, at_ms: int | None = None
+        self,
+        object_type: str,
+        primary_id: Any,
+        id_to_merge: Any,
+        *,
+        at_ms: int | None = None,
+        source: Source = MERGE,
     ) -> dict[str, Any]:
         """Merge ``id_to_merge`` into ``primary_id`` and return the survivor.
 
@@ -231,9 +330,11 @@ class Portal:
         """
         with self.lock:
             ot = self.object_type(object_type)
-            return ot.wire(self._merge(ot, primary_id, id_to_merge, at_ms), None)
+            return ot.wire(self._merge(ot, primary_id, id_to_merge, at_ms, source), None)
 
-    def _merge(self, ot: ObjectType, primary_id: Any, id_to_merge: Any, at_ms: int | None) -> Record:
+    def _merge(
+        self, ot: ObjectType, primary_id: Any, id_to_merge: Any, at_ms: int | None, source: Source = MERGE
+    ) -> Record:
         with self.lock:
             survivor = self._live(ot, primary_id)
             merged = self._live(ot, id_to_merge)
@@ -256,6 +357,9 @@ class Portal:
             survivor.begin_change(t)
             survivor.overrides = {**(survivor.overrides or {}), "hs_merged_object_ids": ";".join(ids)}
             survivor.updated_at = max(ms, survivor.updated_at + 1) if at_ms is None else ms
+            stamp = survivor.updated_at
+            ot.write(survivor, "hs_merged_object_ids", ";".join(ids), source, stamp)
+            ot.write(survivor, ot.modified_property, iso_ms(stamp), CALCULATED, stamp)
             self._move_associations(ot.object_type_id, merged.id, survivor.id)
             return survivor
 
@@ -304,8 +408,8 @@ class Portal:
     ) -> None:
         """Define an association type and its inverse (``from -> to`` and ``to -> from``)."""
         with self.lock:
-            f = self.object_type(from_type).object_type_id
-            t = self.object_type(to_type).object_type_id
+            f = self._any_type(from_type).object_type_id
+            t = self._any_type(to_type).object_type_id
             self.labels.setdefault((f, t), {})[type_id] = LabelDef(
                 f, t, type_id, category, label, inverse_type_id
             )
@@ -592,6 +696,21 @@ class Portal:
                 "associations": associations,
             }
 
+    def history_snapshot(self, object_type: str) -> dict[str, dict[str, list[dict[str, Any]]]]:
+        """Full property history for oracle tests: ``{record id: {property: [entries newest
+        first]}}`` for every record that ever existed (archived and merged-away ones too);
+        properties never written are absent. Entries are HubSpot's wire shape."""
+        with self.lock:
+            ot = self.object_type(object_type)
+            names = list(ot.properties)
+            return {str(rid): ot.history_wire(ot.records[rid], names) for rid in ot.ids}
+
+    def record_history(self, object_type: str, record_id: Any) -> dict[str, list[dict[str, Any]]]:
+        """One record's full property history (any record that ever existed), newest first."""
+        with self.lock:
+            ot = self.object_type(object_type)
+            return ot.history_wire(self._record(ot, record_id), list(ot.properties))
+
     def owners_snapshot(self) -> dict[str, Any]:
         """All owners, active and archived."""
         with self.lock:
@@ -606,8 +725,11 @@ class Portal:
         after_id: int | None = None,
         properties: list[str] | None = None,
         archived: bool = False,
+        history: list[str] | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
-        """One page of the list endpoint (ids ascending) and the id the next page starts at."""
+        """One page of the list endpoint (ids ascending) and the id the next page starts at.
+
+        ``history``: property names whose ``propertiesWithHistory`` each result carries."""
         with self.lock:
             ot = self.object_type(object_type)
             props = ot.resolve_properties(properties)
@@ -619,11 +741,24 @@ class Portal:
                     continue
                 if len(out) == limit:
                     return out, rid
-                out.append(ot.wire(rec, props))
+                out.append(self._wire(ot, rec, props, history))
             return out, None
 
+    @staticmethod
+    def _wire(ot: ObjectType, rec: Record, props: list[str], history: list[str] | None) -> dict[str, Any]:
+        out = ot.wire(rec, props)
+        if history:
+            out["propertiesWithHistory"] = ot.history_wire(rec, history)
+        return out
+
     def get_record(
-        self, object_type: str, record_id: Any, *, properties: list[str] | None = None, archived: bool = False
+        self,
+        object_type: str,
+        record_id: Any,
+        *,
+        properties: list[str] | None = None,
+        archived: bool = False,
+        history: list[str] | None = None,
     ) -> dict[str, Any]:
         with self.lock:
             ot = self.object_type(object_type)
@@ -632,7 +767,7 @@ class Portal:
                 rec = ot.records[rec.merged_into]  # HubSpot resolves merged ids to the survivor
             if rec.archived != archived:
                 raise _not_found(f"{ot.singular} {record_id} not found", ids=[str(record_id)])
-            return ot.wire(rec, ot.resolve_properties(properties))
+            return self._wire(ot, rec, ot.resolve_properties(properties), history)
 
     def _versions_at(self, ot: ObjectType, at: float | None) -> Iterator[RecordVersion]:
         for rid in ot.ids:
@@ -667,7 +802,13 @@ class Portal:
             return out
 
     def batch_read(
-        self, object_type: str, ids: list[str], *, properties: list[str] | None = None, archived: bool = False
+        self,
+        object_type: str,
+        ids: list[str],
+        *,
+        properties: list[str] | None = None,
+        archived: bool = False,
+        history: list[str] | None = None,
     ) -> tuple[list[dict[str, Any]], list[str]]:
         """Found records (input order, de-duplicated) and the ids that were not found."""
         with self.lock:
@@ -683,7 +824,7 @@ class Portal:
                 if rec is None or rec.merged_into is not None or rec.archived != archived:
                     missing.append(key)
                 else:
-                    found.append(ot.wire(rec, props))
+                    found.append(self._wire(ot, rec, props, history))
             return found, missing
 
     def list_properties(self, object_type: str, *, archived: bool = False) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ from ._util import (
 )
 from .catalog import ALL_SCOPES, SCOPE_OWNERS, SCOPE_SCHEMAS
 from .config import SandboxConfig
+from .history import HISTORY_BATCH_MESSAGE, MAX_HISTORY_INPUTS
 from .portal import Portal
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ _PIPES = r"/crm/(?:v3/pipelines|pipelines/2026-09)"
 _OWNERS = r"/crm/(?:v3/owners|owners/2026-09)"
 _ASSOC_BATCH = r"/crm/(?:v4/associations|associations/2026-09)"
 _ASSOC_LABELS = r"/crm/(?:associations/v4|v4/associations|associations/2026-09)"
+_ACCOUNT = r"/account-info/(?:v3|2026-03|2026-09)/details"
+_LIBRARY = r"/crm/(?:v3/object-library|object-library/2026-03|object-library/2026-09)/enablement"
 _SEG = r"([^/]+)"
 
 
@@ -102,8 +105,8 @@ class Request:
         values = self.query.get(name)
         return values[-1] if values else None
 
-    def props(self) -> list[str] | None:
-        values = self.query.get("properties")
+    def props(self, key: str = "properties") -> list[str] | None:
+        values = self.query.get(key)
         if not values:
             return None
         names = [p.strip() for v in values for p in v.split(",") if p.strip()]
@@ -172,13 +175,28 @@ def _validation(message: str) -> PortalError:
     return PortalError(400, "VALIDATION_ERROR", message)
 
 
+Scope = str | tuple[str, ...]
+
+
+def _granted(required: Scope, scopes: list[str]) -> bool:
+    """A tuple of scopes is granted by any one of them (products: ``crm.objects.products.read``
+    or the older ``e-commerce``)."""
+    if isinstance(required, tuple):
+        return any(s in scopes for s in required)
+    return required in scopes
+
+
+def _first(required: Scope) -> str:
+    return required[0] if isinstance(required, tuple) else required
+
+
 @dataclass
 class Route:
     method: str
     pattern: re.Pattern[str]
     name: str
     handler: Callable[[Request], Response]
-    scopes: Callable[[Request], list[str]] | None = None
+    scopes: Callable[[Request], list[Any]] | None = None
 
 
 class _Window:
@@ -443,7 +461,7 @@ class SandboxServer:
         rate_headers: dict[str, str] = {}
         try:
             required = route.scopes(req) if route.scopes else []
-            missing = [s for s in required if s not in scopes]
+            missing = [_first(s) for s in required if not _granted(s, scopes)]
             if missing:
                 return self._forbidden(missing)
             limited, rate_headers = self._rate_limit(route, token)
@@ -554,10 +572,10 @@ class SandboxServer:
         return None, (), mismatch
 
     # ---------------------------------------------------------------- routes
-    def _type_scope(self, req: Request) -> list[str]:
+    def _type_scope(self, req: Request) -> list[Scope]:
         return [self.portal.object_type(req.args[0]).scope]
 
-    def _pair_scopes(self, req: Request) -> list[str]:
+    def _pair_scopes(self, req: Request) -> list[Scope]:
         scopes = [self.portal.object_type(req.args[0]).scope, self.portal.object_type(req.args[1]).scope]
         return list(dict.fromkeys(scopes))
 
@@ -588,6 +606,9 @@ class SandboxServer:
                 self._assoc_labels,
                 self._pair_scopes,
             ),
+            Route("GET", r(_ACCOUNT), "account.details", self._account),
+            Route("GET", r(_LIBRARY), "object_library.enablement", self._library),
+            Route("GET", r(rf"{_LIBRARY}/{_SEG}"), "object_library.enablement", self._library_one),
         ]
 
     @staticmethod
@@ -623,13 +644,17 @@ class SandboxServer:
         }
 
     def _list(self, req: Request) -> Response:
+        history = req.props("propertiesWithHistory")
         limit = self._limit(req.param("limit"), 10, self.config.list_max_limit, "the list endpoint")
+        if history:  # HubSpot serves at most 50 records per page with history
+            limit = min(limit, MAX_HISTORY_INPUTS)
         results, next_id = self.portal.list_records(
             req.args[0],
             limit=limit,
             after_id=self._cursor(req.param("after")),
             properties=req.props(),
             archived=as_bool(req.param("archived") or "false"),
+            history=history,
         )
         payload: dict[str, Any] = {"results": results}
         if next_id is not None:
@@ -642,6 +667,7 @@ class SandboxServer:
             req.args[1],
             properties=req.props(),
             archived=as_bool(req.param("archived") or "false"),
+            history=req.props("propertiesWithHistory"),
         )
         return _json(200, rec)
 
@@ -680,9 +706,18 @@ class SandboxServer:
         props = body.get("properties")
         if props is not None and not isinstance(props, list):
             raise _validation("properties must be a list")
+        history = body.get("propertiesWithHistory")
+        if history is not None and not isinstance(history, list):
+            raise _validation("propertiesWithHistory must be a list")
+        if history and len(inputs) > MAX_HISTORY_INPUTS:
+            raise _validation(HISTORY_BATCH_MESSAGE)
         ot = self.portal.object_type(req.args[0])
         found, missing = self.portal.batch_read(
-            req.args[0], ids, properties=props or None, archived=as_bool(req.param("archived") or "false")
+            req.args[0],
+            ids,
+            properties=props or None,
+            archived=as_bool(req.param("archived") or "false"),
+            history=[str(h) for h in history] if history else None,
         )
         errors = []
         if missing:
@@ -741,6 +776,18 @@ class SandboxServer:
             for mid in missing
         ]
         return _batch_response(req, results, errors)
+
+    def _account(self, req: Request) -> Response:
+        return _json(200, self.portal.account_details())
+
+    def _library(self, req: Request) -> Response:
+        return _json(200, {"enablementByObjectTypeId": self.portal.library_enablement()})
+
+    def _library_one(self, req: Request) -> Response:
+        enablement = self.portal.library_enablement()
+        if req.args[0] not in enablement:
+            raise PortalError(404, "OBJECT_NOT_FOUND", f"{req.args[0]} is not an object-library object type")
+        return _json(200, {"enablement": enablement[req.args[0]]})
 
     def _assoc_labels(self, req: Request) -> Response:
         return _json(200, {"results": self.portal.association_labels(req.args[0], req.args[1])})
