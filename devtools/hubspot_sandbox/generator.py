@@ -24,7 +24,17 @@ from collections.abc import Callable
 from typing import Any
 
 from ._util import DAY_MS, date_str, iso_ms, parse_datetime_ms
-from .catalog import DEFAULT_PIPELINES
+from .catalog import DEFAULT_PIPELINES, LIFECYCLE
+from .families import FAMILIES, FAMILY_LABELLED_TYPES, LEAD_PIPELINES, LIBRARY_OBJECTS
+from .generator_families import (
+    FamilyContext,
+    GeneratedHistory,
+    family_gens,
+    pipeline_progression,
+    progression,
+    revisions,
+    stage_order,
+)
 from .loader import load_portal
 from .model import ObjectType, Record
 from .portal import Portal
@@ -39,6 +49,54 @@ ID_BASES = {
     "deals": 5_000_001,
     "tickets": 7_000_001,
     "services": 9_000_001,
+    "calls": 11_000_001,
+    "emails": 12_000_001,
+    "meetings": 13_000_001,
+    "notes": 14_000_001,
+    "tasks": 15_000_001,
+    "communications": 16_000_001,
+    "products": 17_000_001,
+    "line_items": 18_000_001,
+    "quotes": 19_000_001,
+    "invoices": 20_000_001,
+    "leads": 21_000_001,
+    "goal_targets": 22_000_001,
+    "library:services": 23_000_001,
+    "library:appointments": 24_000_001,
+    "library:courses": 25_000_001,
+    "library:listings": 26_000_001,
+}
+#: the object families' size keys of :func:`generate_portal` (the name HubSpot's API uses, but
+#: ``goals`` for goal_targets); object-library objects are sized through ``object_library``
+FAMILY_SIZE_KEYS: dict[str, str] = {
+    "calls": "calls",
+    "emails": "emails",
+    "meetings": "meetings",
+    "notes": "notes",
+    "tasks": "tasks",
+    "communications": "communications",
+    "products": "products",
+    "line_items": "line_items",
+    "quotes": "quotes",
+    "invoices": "invoices",
+    "leads": "leads",
+    "goals": "goal_targets",
+}
+#: sizes the demo may pass to ``generate_portal`` to have some of every family
+DEMO_SIZES: dict[str, Any] = {
+    "calls": 60,
+    "emails": 80,
+    "meetings": 30,
+    "notes": 50,
+    "tasks": 40,
+    "communications": 20,
+    "products": 12,
+    "line_items": 90,
+    "quotes": 25,
+    "invoices": 20,
+    "leads": 30,
+    "goals": 8,
+    "object_library": {"services": 10, "appointments": 10, "courses": 6, "listings": 8},
 }
 BILLING_LABEL = (501, 502)
 
@@ -496,9 +554,16 @@ def _skeleton(seed: int, owners: int, extra_properties: int, portal_id: int) -> 
     return {
         "portalId": portal_id,
         "owners": owner_list,
-        "objectTypes": ["contacts", "companies", "deals", "tickets", services],
+        "objectTypes": [
+            "contacts",
+            "companies",
+            "deals",
+            "tickets",
+            services,
+            *(n for n, spec in FAMILIES.items() if not spec.get("library")),
+        ],
         "properties": properties,
-        "pipelines": {"deals": deal_pipes, "tickets": DEFAULT_PIPELINES["tickets"]},
+        "pipelines": {"deals": deal_pipes, "tickets": DEFAULT_PIPELINES["tickets"], "leads": LEAD_PIPELINES},
         "associationLabels": [
             {
                 "fromType": "contacts",
@@ -513,8 +578,8 @@ def _skeleton(seed: int, owners: int, extra_properties: int, portal_id: int) -> 
     }
 
 
-def _fill_records(ot: ObjectType, seed: int, count: int) -> _Timeline:
-    base = ID_BASES[ot.name]
+def _fill_records(ot: ObjectType, seed: int, count: int, base: int | None = None) -> _Timeline:
+    base = ID_BASES[ot.name] if base is None else base
     timeline = _Timeline(seed, ot.name, base, count)
     salt = _mix(seed ^ _salt(ot.name + "#archive"))
     records = ot.records
@@ -531,12 +596,26 @@ def _fill_records(ot: ObjectType, seed: int, count: int) -> _Timeline:
     return timeline
 
 
-def _associate_many(portal: Portal, a: ObjectType, b: ObjectType, seed: int, pct: int, per: int) -> None:
-    """Link ~pct% of ``a`` records to 1..per random ``b`` records (both directions)."""
+def _associate_many(
+    portal: Portal,
+    a: ObjectType,
+    b: ObjectType,
+    seed: int,
+    pct: int,
+    per: int,
+    label: tuple[int, int] | None = None,
+) -> None:
+    """Link ~pct% of ``a`` records to 1..per random ``b`` records (both directions); ``label``
+    (typeId, inverseTypeId) is added to every link (e.g. a lead's Primary contact)."""
     if not a.ids or not b.ids:
         return
     fwd = portal.default_label(a.object_type_id, b.object_type_id)
     types_f, types_b = (fwd.type_id,), (fwd.inverse_type_id,)
+    if label is not None:
+        types_f, types_b = (
+            tuple(sorted({fwd.type_id, label[0]})),
+            tuple(sorted({fwd.inverse_type_id, label[1]})),
+        )
     billing = a.name == "contacts" and b.name == "companies"
     salt = _mix(seed ^ _salt(f"{a.name}->{b.name}"))
     n_b = len(b.ids)
@@ -587,43 +666,80 @@ def generate_portal(
     extra_properties: int = 20,
     owners: int = 10,
     portal_id: int = 12345678,
+    *,
+    calls: int = 0,
+    emails: int = 0,
+    meetings: int = 0,
+    notes: int = 0,
+    tasks: int = 0,
+    communications: int = 0,
+    products: int = 0,
+    line_items: int = 0,
+    quotes: int = 0,
+    invoices: int = 0,
+    leads: int = 0,
+    goals: int = 0,
+    object_library: dict[str, int] | None = None,
 ) -> Portal:
-    """Generate a deterministic synthetic portal (see module docstring)."""
-    portal = load_portal(_skeleton(seed, owners, extra_properties, portal_id))
-    owner_ids = [o["id"] for o in portal.owners if o["type"] == "PERSON"]
-    sizes = {
+    """Generate a deterministic synthetic portal (see module docstring).
+
+    The object families are opt-in: every family exists (HubSpot portals always have them) but
+    has no records unless sized here. ``object_library`` activates object-library objects
+    (``{"listings": 5, "services": 0}``: activated, with that many records); the others stay
+    inactive, as in a portal that never activated them.
+    """
+    family_sizes = {
+        "calls": calls,
+        "emails": emails,
+        "meetings": meetings,
+        "notes": notes,
+        "tasks": tasks,
+        "communications": communications,
+        "products": products,
+        "line_items": line_items,
+        "quotes": quotes,
+        "invoices": invoices,
+        "leads": leads,
+        "goal_targets": goals,
+    }
+    library = dict(object_library or {})
+    unknown = set(library) - set(LIBRARY_OBJECTS)
+    if unknown:
+        raise ValueError(f"object_library: unknown object-library objects {sorted(unknown)}")
+    skeleton = _skeleton(seed, owners, extra_properties, portal_id)
+    skeleton["objectLibrary"] = sorted(library)
+    portal = load_portal(skeleton)
+    person_owners = [o for o in portal.owners if o["type"] == "PERSON"]
+    owner_ids = [o["id"] for o in person_owners]
+    user_ids = [o["userId"] for o in person_owners if o.get("userId") is not None]
+    owner_teams = {o["id"]: o["teams"][0]["id"] for o in portal.owners if o.get("teams")}
+    classic = {
         "contacts": contacts,
         "companies": companies,
         "deals": deals,
         "tickets": tickets,
-        "services": custom,
     }
-    types = {ot.name: ot for ot in portal.types.values()}
-    timelines = {name: _fill_records(types[name], seed, sizes[name]) for name in sizes}
-    for name, ot in types.items():
-        values = LazyValues(seed, name)
-        _common_gens(values, owner_ids)
-        if name == "contacts":
-            _contact_gens(values, _company_name)
-        elif name == "companies":
-            _company_gens(values)
-        elif name == "deals":
-            _deal_gens(values, timelines[name], portal.pipelines[ot.object_type_id])
-        elif name == "tickets":
-            _ticket_gens(values, timelines[name], portal.pipelines[ot.object_type_id])
-        else:
-            _service_gens(values)
-        for defn in ot.properties.values():
-            if defn["name"].startswith("sandbox_extra_"):
-                values.add(defn["name"], _extra_gen(defn))
-        ot.lazy = values
-        ot.lazy_names = frozenset(values.gens)
+    by_id = {ot.object_type_id: ot for ot in portal.types.values()}
+    types: dict[str, ObjectType] = {name: portal.object_type(name) for name in classic}
+    types["services"] = by_id["2-1001"]
+    for name in family_sizes:
+        types[name] = by_id[FAMILIES[name]["objectTypeId"]]
+    for name in library:
+        types[f"library:{name}"] = by_id[FAMILIES[name]["objectTypeId"]]
+    sizes = {**classic, "services": custom, **family_sizes}
+    sizes.update({f"library:{n}": c for n, c in library.items()})
+    timelines = {key: _fill_records(types[key], seed, sizes[key], ID_BASES[key]) for key in types}
+    lead_stages = stage_order(LEAD_PIPELINES)
+    for key, ot in types.items():
+        _plug_values(portal, key, ot, seed, timelines, types, owner_ids, owner_teams, lead_stages)
+        _plug_history(portal, key, ot, timelines[key], ID_BASES[key], sizes[key], user_ids)
     _associate_many(portal, types["contacts"], types["companies"], seed, 90, 1)
     _associate_many(portal, types["deals"], types["companies"], seed, 95, 1)
     _associate_many(portal, types["deals"], types["contacts"], seed, 90, 3)
     _associate_many(portal, types["tickets"], types["contacts"], seed, 90, 1)
     _associate_many(portal, types["tickets"], types["companies"], seed, 50, 1)
     _associate_many(portal, types["services"], types["contacts"], seed, 95, 2)
+    _associate_families(portal, types, seed)
     for name in ("contacts", "companies", "deals"):
         _merge_some(portal, types[name], seed)
     for ot in types.values():  # generated history is not "recent": keep the search index simple
@@ -633,3 +749,113 @@ def generate_portal(
                 rec.history = None
                 rec.valid_from = 0.0
     return portal
+
+
+def _plug_values(
+    portal: Portal,
+    key: str,
+    ot: ObjectType,
+    seed: int,
+    timelines: dict[str, _Timeline],
+    types: dict[str, ObjectType],
+    owner_ids: list[str],
+    owner_teams: dict[str, str],
+    lead_stages: list[str],
+) -> None:
+    """The lazy value source of one generated type."""
+    values = LazyValues(seed, key)
+    _common_gens(values, owner_ids)
+    if key == "contacts":
+        _contact_gens(values, _company_name)
+    elif key == "companies":
+        _company_gens(values)
+    elif key == "deals":
+        _deal_gens(values, timelines[key], portal.pipelines[ot.object_type_id])
+    elif key == "tickets":
+        _ticket_gens(values, timelines[key], portal.pipelines[ot.object_type_id])
+    elif key == "services":
+        _service_gens(values)
+    else:
+        product_type = types.get("products")
+        products = (
+            (product_type.ids, product_type.lazy)
+            if product_type is not None and product_type.lazy is not None
+            else None
+        )
+        ctx = FamilyContext(
+            timelines[key], owner_ids, owner_teams, lambda h: (_pick(FIRST, h), _pick(LAST, h >> 7)), products
+        )
+        family_gens(ot, values, ctx, lead_stages)
+    for defn in ot.properties.values():
+        if defn["name"].startswith("sandbox_extra_"):
+            values.add(defn["name"], _extra_gen(defn))
+    ot.lazy = values
+    ot.lazy_names = frozenset(values.gens)
+
+
+def _tracked(portal: Portal, key: str, ot: ObjectType) -> dict[str, Any]:
+    """The properties whose generated history has several values."""
+    lifecycle = [o["value"] for o in LIFECYCLE if o["value"] != "other"]
+    money = revisions(lambda h: f"{(h % 20_000_000) / 100:.2f}")
+    if key == "deals":
+        return {"dealstage": pipeline_progression(portal.pipelines[ot.object_type_id]), "amount": money}
+    if key == "tickets":
+        return {"hs_pipeline_stage": pipeline_progression(portal.pipelines[ot.object_type_id])}
+    if key == "contacts":
+        lead = ["NEW", "OPEN", "IN_PROGRESS", "CONNECTED", "OPEN_DEAL"]
+        return {"lifecyclestage": progression(lifecycle), "hs_lead_status": progression(lead, 0)}
+    if key == "companies":
+        return {"lifecyclestage": progression(lifecycle, 0)}
+    if key == "leads":
+        return {"hs_pipeline_stage": pipeline_progression(portal.pipelines[ot.object_type_id])}
+    if key in ("tasks",):
+        return {"hs_task_status": progression(["NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED"], 0)}
+    if key in ("quotes",):
+        return {"hs_status": progression(["DRAFT", "PENDING_APPROVAL", "APPROVED"], 0)}
+    if key in ("invoices",):
+        return {"hs_invoice_status": progression(["draft", "open", "paid"], 0)}
+    return {}
+
+
+def _plug_history(
+    portal: Portal, key: str, ot: ObjectType, timeline: _Timeline, base: int, count: int, user_ids: list[int]
+) -> None:
+    assert ot.lazy is not None
+    ot.lazy_history = GeneratedHistory(
+        ot, ot.lazy, timeline, base, count, user_ids, _tracked(portal, key, ot), BATCH_MS
+    )
+
+
+def _associate_families(portal: Portal, types: dict[str, ObjectType], seed: int) -> None:
+    """Links of the generated families (only sized ones have records to link)."""
+    from .families import ENGAGEMENTS
+
+    def link(a: str, b: str, pct: int, per: int, label: tuple[int, int] | None = None) -> None:
+        if a in types and b in types:
+            _associate_many(portal, types[a], types[b], seed, pct, per, label)
+
+    for name in ENGAGEMENTS:
+        link(name, "contacts", 90, 2)
+        link(name, "companies", 60, 1)
+        link(name, "deals", 40, 1)
+        link(name, "tickets", 10, 1)
+    link("line_items", "deals", 95, 1)
+    link("line_items", "quotes", 30, 1)
+    link("line_items", "invoices", 20, 1)
+    link("quotes", "deals", 100, 1)
+    link("quotes", "contacts", 70, 1)
+    link("quotes", "companies", 60, 1)
+    link("invoices", "deals", 60, 1)
+    link("invoices", "contacts", 80, 1)
+    link("invoices", "companies", 70, 1)
+    link("invoices", "quotes", 20, 1)
+    primary = next(
+        (fwd, inv) for a, b, fwd, inv, _, _ in FAMILY_LABELLED_TYPES if (a, b) == ("leads", "contacts")
+    )
+    link("leads", "contacts", 100, 1, primary)
+    link("leads", "companies", 70, 1)
+    for name in LIBRARY_OBJECTS:
+        key = f"library:{name}"
+        link(key, "contacts", 80, 2)
+        link(key, "companies", 50, 1)
+        link(key, "deals", 30, 1)
