@@ -92,20 +92,57 @@ class _Strict(BaseModel):
 
 
 class Destination(_Strict):
-    """Where an object's tables live."""
+    """Where an object's tables live.
+
+    ``schema_style``: ``native`` (default) keeps the sync's own tables in ``schema``;
+    ``fivetran`` keeps them in ``native_schema`` (default ``<schema>_native``) and publishes
+    views named, typed and shaped like Fivetran's HubSpot tables in ``schema`` (docs/fivetran.md).
+    """
 
     type: Literal[tuple(DESTINATIONS)] = "postgres"  # type: ignore[valid-type]
     conn_id: str = "hubspot_warehouse"
     schema_name: str = Field(default="hubspot", alias="schema", min_length=1, max_length=63)
     project: str | None = None
     location: str | None = None
+    schema_style: Literal["native", "fivetran"] = "native"
+    native_schema: str | None = Field(default=None, min_length=1, max_length=63)
 
-    @field_validator("schema_name")
+    @field_validator("schema_name", "native_schema")
     @classmethod
-    def _plain_schema(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+    def _plain_schema(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
             raise ValueError("must contain only letters, digits and underscores and not start with a digit")
         return value
+
+    @model_validator(mode="after")
+    def _native_schema_of_fivetran_style(self) -> Destination:
+        if self.schema_style == "native":
+            if self.native_schema is not None:
+                raise ValueError("native_schema: applies only with schema_style: fivetran")
+            return self
+        native = self.native_schema_name
+        if len(native) > 63:
+            raise ValueError(f"native_schema: the default {native!r} is longer than 63 characters; set it")
+        if native.lower() == self.schema_name.lower():
+            raise ValueError(
+                "native_schema: must differ from schema (that one holds the Fivetran-style views)"
+            )
+        return self
+
+    @property
+    def native_schema_name(self) -> str:
+        """Where the native tables of a ``fivetran``-style destination live."""
+        return self.native_schema or f"{self.schema_name}_native"
+
+    @property
+    def tables_schema(self) -> str:
+        """The schema or dataset holding the sync's own tables (``schema`` in native style)."""
+        return self.native_schema_name if self.schema_style == "fivetran" else self.schema_name
+
+    @property
+    def fivetran_schema(self) -> str | None:
+        """The schema of the Fivetran-style views, None in native style."""
+        return self.schema_name if self.schema_style == "fivetran" else None
 
 
 class PropertySelection(_Strict):

@@ -29,6 +29,7 @@ HISTORY_BATCH_MAX = 50
 #: the ``stats.calls`` key of batch reads with history (the path is that of ``objects.batch_read``)
 HISTORY_ENDPOINT = "objects.batch_read_history"
 ASSOCIATION_BATCH_MAX = 1000
+ACCOUNT_DETAILS_PATH = "/account-info/v3/details"
 
 
 class BatchReadResult(list):
@@ -153,6 +154,19 @@ class CrmEndpoints:
             after = next_after(data)
             if not after:
                 return
+
+    def get_portal_id(self) -> int:
+        """The portal (HubSpot account) id: ``portalId`` of ``GET /account-info/v3/details``.
+
+        The same path under every API version; counted in ``stats.calls`` as ``account.details``.
+        Raises ``ValueError`` when the answer carries no positive integer ``portalId``.
+        """
+        data = self._transport.request("account.details", "GET", ACCOUNT_DETAILS_PATH)
+        value = data.get("portalId") if isinstance(data, dict) else None
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isascii() or not text.isdigit() or int(text) <= 0:
+            raise ValueError(f"account-info details carry no portal id (portalId={value!r})")
+        return int(text)
 
     def get_association_labels(self, from_type: str, to_type: str) -> list[dict]:
         """Association type definitions (``category``, ``typeId``, ``label``) for a pair of types."""

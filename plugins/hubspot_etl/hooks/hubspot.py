@@ -241,6 +241,7 @@ class HubSpotHook(BaseHook):
     get_schemas = _forward("_crm", CrmEndpoints.get_schemas)
     get_pipelines = _forward("_crm", CrmEndpoints.get_pipelines)
     iter_owners = _forward("_crm", CrmEndpoints.iter_owners)
+    get_portal_id = _forward("_crm", CrmEndpoints.get_portal_id)
     get_association_labels = _forward("_crm", CrmEndpoints.get_association_labels)
     resolve_object_type = _forward("_crm", CrmEndpoints.resolve_object_type)
     batch_read = _forward("_crm", CrmEndpoints.batch_read)

@@ -18,6 +18,7 @@ from hubspot_etl.sync.contracts import (
 )
 from hubspot_etl.sync.plan import FULL, Window, next_watermark, parse_datetime
 from hubspot_etl.sync.staging import remove_run_staging
+from hubspot_etl.warehouse.fivetran import publish_views
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ def finalize(
                 plan.object_name, watermark=watermark, last_full_load_at=last_full, run_id=ctx.run_id
             )
             warehouse.write_run_report(report)
+            publish_views(warehouse, ctx.hook)  # schema_style: fivetran (a no-op otherwise)
             warehouse.release_run_lease(plan.object_name, ctx.run_id)
     if not ctx.cfg.keep_staged_files:
         _remove_staging(ctx)

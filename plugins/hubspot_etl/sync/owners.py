@@ -9,6 +9,7 @@ from hubspot_etl.sync.context import StepContext
 from hubspot_etl.sync.contracts import RunReport
 from hubspot_etl.sync.finalize import sum_counters
 from hubspot_etl.sync.plan import FULL, parse_datetime
+from hubspot_etl.warehouse.fivetran import publish_views
 
 
 def sync_owners(ctx: StepContext) -> RunReport:
@@ -25,6 +26,7 @@ def sync_owners(ctx: StepContext) -> RunReport:
         with warehouse.object_lock("owners"):
             changed = _changed_owners(owners, warehouse.owner_versions())
             warehouse.upsert_owners(owners)
+            publish_views(warehouse, lambda: hook)  # schema_style: fivetran (a no-op otherwise)
     finished = ctx.now()
     report = RunReport(
         run_id=ctx.run_id,

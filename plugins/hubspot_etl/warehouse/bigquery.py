@@ -16,6 +16,7 @@ See ``docs/bigquery.md`` for the layouts and the emulator notes.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
@@ -341,6 +342,23 @@ class BigQueryDialect(Dialect):
             except gexc.BadRequest as exc:
                 raise WarehouseError(f"columns of {table!r} are listed but not queryable: {exc}") from exc
 
+    # ------------------------------------------------------------------ views
+    max_identifier_bytes = BIGQUERY_MAX_COLUMN_CHARS
+
+    def sibling(self, schema: str) -> BigQueryDialect:
+        twin = copy.copy(self)
+        if not _DATASET_RE.fullmatch(schema):
+            raise ValueError(f"not a valid BigQuery dataset id: {schema!r}")
+        twin.dataset, twin.where = schema, f"dataset {schema!r}"
+        return twin
+
+    def list_relations(self, session: Session) -> dict[str, str]:
+        try:
+            listed = list(self.client.list_tables(f"{self.project}.{self.dataset}"))
+        except gexc.NotFound:
+            return {}
+        return {t.table_id.lower(): "view" if t.table_type == "VIEW" else "table" for t in listed}
+
     def check_access(self, scratch: str) -> list[tuple[bool, str]]:
         notes: list[tuple[bool, str]] = []
         with self.session() as s:
@@ -388,9 +406,12 @@ class BigQueryWarehouse(SqlWarehouse):
         *,
         client: bigquery.Client | None = None,
         max_property_columns: int = DEFAULT_MAX_PROPERTY_COLUMNS,
+        fivetran_schema: str | None = None,
     ) -> None:
         super().__init__(
-            BigQueryDialect(dataset, gcp_conn_id, project, location, client), max_property_columns
+            BigQueryDialect(dataset, gcp_conn_id, project, location, client),
+            max_property_columns,
+            fivetran_schema,
         )
         self.dataset, self.gcp_conn_id = dataset, gcp_conn_id
 
@@ -406,8 +427,9 @@ class BigQueryWarehouse(SqlWarehouse):
 def build_warehouse(destination: Any, max_property_columns: int | None = None) -> BigQueryWarehouse:
     kwargs = {"max_property_columns": max_property_columns} if max_property_columns else {}
     return BigQueryWarehouse(
-        destination.schema_name,
+        destination.tables_schema,
         gcp_conn_id=destination.conn_id,
+        fivetran_schema=destination.fivetran_schema,
         project=destination.project,
         location=destination.location,
         **kwargs,

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from hubspot_etl.sync.staging import read_part
+from hubspot_etl.warehouse import fivetran
 from hubspot_etl.warehouse.base import (
     DEFAULT_MAX_PROPERTY_COLUMNS,
     ColumnSpec,
@@ -84,18 +85,30 @@ _STAGED_SYSTEM = [(c.name, c.type) for c in OBJECT_SYSTEM if c.name != "_synced_
 class SqlWarehouse(Relations, History, Leases, TableWriter, Warehouse):
     """A HubSpot warehouse in one schema or dataset of the dialect's destination."""
 
-    def __init__(self, dialect: Dialect, max_property_columns: int = DEFAULT_MAX_PROPERTY_COLUMNS) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        max_property_columns: int = DEFAULT_MAX_PROPERTY_COLUMNS,
+        fivetran_schema: str | None = None,
+    ) -> None:
         self.d = dialect
         self.max_property_columns = max_property_columns
+        #: the Fivetran-style views of a ``schema_style: fivetran`` destination (else None)
+        self.fivetran = fivetran.FivetranViews(self, fivetran_schema) if fivetran_schema else None
 
     # ------------------------------------------------------------------ schema
     def ensure_schema(self) -> None:
         """Create the schema or dataset and the metadata tables (idempotent, concurrency-safe)."""
         self.d.ensure_container()
+        if self.fivetran is not None:
+            self.fivetran.ensure()
+        else:
+            fivetran.check_native_style(self)
         lock_rows = () if type(self.d).session_lock is not Dialect.session_lock else (LOCKS,)
         with self.d.session(lock="schema") as s:
             for table in (*METADATA_TABLES, *lock_rows):
                 self.d.create_table(s, table)
+            fivetran.add_missing_columns(self.d, s, PROPERTY_DEFINITION)
 
     def exists(self) -> bool:
         """True when :meth:`ensure_schema` has run."""
@@ -117,6 +130,7 @@ class SqlWarehouse(Relations, History, Leases, TableWriter, Warehouse):
     def ensure_object_table(self, object_name: str, properties: Sequence[Mapping]) -> SchemaChangeSummary:
         """Create or evolve the object table; see :meth:`Warehouse.ensure_object_table`."""
         table = table_name_for_object(object_name)
+        dropped_views: list[str] = []
         with self.d.session(lock=f"ddl:{object_name}") as s:
             created = not self.d.table_exists(s, table)
             existing = self._specs(s, object_name)
@@ -131,9 +145,10 @@ class SqlWarehouse(Relations, History, Leases, TableWriter, Warehouse):
                 present = self.d.column_types(s, table)
                 self.d.add_columns(s, table, [c for c in wanted if c[0].lower() not in present])
                 widened = {sp.column_name for sp in plan.widened if not sp.spilled}
-                self.d.widen_to_text(
-                    s, table, {c: present[c.lower()] for c in widened if c.lower() in present}
-                )
+                to_text = {c: present[c.lower()] for c in widened if c.lower() in present}
+                if to_text and self.fivetran is not None and self.d.views_bind_columns:
+                    dropped_views = self.fivetran.before_column_change(s, table)
+                self.d.widen_to_text(s, table, to_text)
             self.d.verify_columns(s, table, ["id", *(c for c, _ in wanted)])
             changes = ([SchemaChange("table_created", new_type=table)] if created else []) + plan.changes
             self._merge_rows(
@@ -147,6 +162,10 @@ class SqlWarehouse(Relations, History, Leases, TableWriter, Warehouse):
             self._record_changes(s, object_name, changes)
             defs = [property_definition_row(object_name, p) for p in properties]
             self._merge_rows(s, PROPERTY_DEFINITION, defs, stamp=("_synced_at",))
+            if self.fivetran is not None:
+                fivetran.write_property_options(self, s, object_name, properties)
+        if dropped_views and self.fivetran is not None:  # PostgreSQL widened columns: their views again
+            self.fivetran.publish()
         return SchemaChangeSummary(
             table=table,
             created=created,

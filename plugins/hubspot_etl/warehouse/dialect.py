@@ -221,6 +221,35 @@ class Dialect(abc.ABC):
     def check_access(self, scratch: str) -> list[tuple[bool, str]]:
         """Connect, the privileges a sync needs, and a scratch table created, written, read, dropped."""
 
+    # ------------------------------------------------------------------ views (schema_style: fivetran)
+    #: Views fix the types of the columns they read (PostgreSQL): a column changing type drops
+    #: them first (:meth:`hubspot_etl.warehouse.fivetran.FivetranViews.before_column_change`).
+    views_bind_columns: bool = False
+    #: Longest identifier, in UTF-8 bytes (longer view column names are left out).
+    max_identifier_bytes: int = 255
+
+    def sibling(self, schema: str) -> Dialect:
+        """The same destination and connection settings, on another schema or dataset."""
+        raise NotImplementedError(f"{type(self).__name__} has no sibling schemas")
+
+    def list_relations(self, session: Session) -> dict[str, str]:
+        """``lower(name) -> "table" | "view"`` of this schema's tables and views."""
+        raise NotImplementedError(f"{type(self).__name__} lists no relations")
+
+    def cast(self, expr: str, column_type: str) -> str:
+        return f"CAST({expr} AS {self.type_sql(column_type)})"
+
+    def no_rows(self, select_list: str) -> str:
+        """A query with the columns of ``select_list`` and no rows."""
+        return f"SELECT {select_list} LIMIT 0"
+
+    def replace_view(self, session: Session, name: str, select: str) -> None:
+        """Create or replace the view ``name`` of this schema as ``select``."""
+        session.execute(f"CREATE OR REPLACE VIEW {self.table(name)} AS {select}")
+
+    def drop_view(self, session: Session, name: str) -> None:
+        session.execute(f"DROP VIEW IF EXISTS {self.table(name)}")
+
     # ------------------------------------------------------------------ leases
     def session_lock(
         self, key: str, wait: bool, timeout_s: float | None

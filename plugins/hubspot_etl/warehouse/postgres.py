@@ -329,6 +329,32 @@ class PostgresDialect(Dialect):
             )
         return notes
 
+    # ------------------------------------------------------------------ views
+    views_bind_columns = True
+    max_identifier_bytes = 63
+
+    def sibling(self, schema: str) -> PostgresDialect:
+        return PostgresDialect(schema, self._connect)
+
+    def list_relations(self, session: Session) -> dict[str, str]:
+        rows = session.execute(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = @s",
+            {"s": self.schema},
+        ).rows
+        return {r["table_name"].lower(): "view" if r["table_type"] == "VIEW" else "table" for r in rows}
+
+    def replace_view(self, session: Session, name: str, select: str) -> None:
+        """``CREATE OR REPLACE VIEW`` keeps views built on this one, but only takes new columns
+        at the end; any other change drops the view and creates it again (in the transaction)."""
+        session.execute("SAVEPOINT replace_view")
+        try:
+            session.execute(f"CREATE OR REPLACE VIEW {self.table(name)} AS {select}")
+        except psycopg.errors.InvalidTableDefinition:
+            session.execute("ROLLBACK TO SAVEPOINT replace_view")
+            session.execute(f"DROP VIEW IF EXISTS {self.table(name)}")
+            session.execute(f"CREATE VIEW {self.table(name)} AS {select}")
+        session.execute("RELEASE SAVEPOINT replace_view")
+
     # ------------------------------------------------------------------ leases
     @contextmanager
     def session_lock(self, key: str, wait: bool, timeout_s: float | None) -> Iterator[None]:
@@ -380,6 +406,7 @@ class PostgresWarehouse(SqlWarehouse):
         *,
         connection_factory: ConnectionFactory | None = None,
         max_property_columns: int = DEFAULT_MAX_PROPERTY_COLUMNS,
+        fivetran_schema: str | None = None,
     ) -> None:
         sources = [x for x in (postgres_conn_id, conninfo, connection_factory) if x is not None]
         if len(sources) != 1:
@@ -387,7 +414,7 @@ class PostgresWarehouse(SqlWarehouse):
         self.schema, self.postgres_conn_id = schema, postgres_conn_id
         if connection_factory is None:
             connection_factory = (lambda: psycopg.connect(conninfo)) if conninfo else self._airflow_connection
-        super().__init__(PostgresDialect(schema, connection_factory), max_property_columns)
+        super().__init__(PostgresDialect(schema, connection_factory), max_property_columns, fivetran_schema)
         self.connect = self.d.connect
 
     def _airflow_connection(self) -> psycopg.Connection:
@@ -425,7 +452,12 @@ _PERMANENT = (
 
 def build_warehouse(destination: Any, max_property_columns: int | None = None) -> PostgresWarehouse:
     kwargs = {"max_property_columns": max_property_columns} if max_property_columns else {}
-    return PostgresWarehouse(destination.schema_name, postgres_conn_id=destination.conn_id, **kwargs)
+    return PostgresWarehouse(
+        destination.tables_schema,
+        postgres_conn_id=destination.conn_id,
+        fivetran_schema=destination.fivetran_schema,
+        **kwargs,
+    )
 
 
 def explain_error(exc: BaseException, destination: Any) -> str | None:

@@ -175,6 +175,10 @@ class Relations(TableWriter):
             return 0
         with self.d.session() as s:
             self._merge_rows(s, OWNER, [owner_row(o) for o in owners], stamp=("_synced_at",))
+            if getattr(self, "fivetran", None) is not None:  # the teams of the Fivetran-style views
+                from hubspot_etl.warehouse.fivetran import write_owner_teams
+
+                write_owner_teams(self, s, owners)  # type: ignore[arg-type]
         return len(owners)
 
     def owner_versions(self) -> dict[int, tuple[datetime | None, bool]]:

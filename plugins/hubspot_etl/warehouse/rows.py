@@ -101,7 +101,29 @@ def property_definition_row(object_name: str, p: Mapping) -> dict[str, Any]:
         "options": p.get("options") or [],
         "hubspot_defined": p.get("hubspotDefined"),
         "archived": bool(p.get("archived", False)),
+        "calculated": p.get("calculated"),
+        "show_currency_symbol": p.get("showCurrencySymbol"),
+        "created_at": ts(p.get("createdAt")),
+        "updated_at": ts(p.get("updatedAt")),
     }
+
+
+def property_option_rows(object_name: str, p: Mapping) -> list[dict[str, Any]]:
+    """The options of one property definition (enumerations), one row per value."""
+    rows = {}
+    for option in p.get("options") or []:
+        if not isinstance(option, Mapping) or option.get("value") is None:
+            continue
+        value = str(option["value"])
+        rows[value] = {
+            "object_name": object_name,
+            "property_name": str(p["name"]),
+            "value": value,
+            "label": option.get("label"),
+            "display_order": int_or_none(option.get("displayOrder")),
+            "hidden": option.get("hidden"),
+        }
+    return list(rows.values())
 
 
 def column_spec_row(object_name: str, s: ColumnSpec) -> dict[str, Any]:

@@ -296,6 +296,20 @@ class SnowflakeDialect(Dialect):
             session.execute(f"ALTER TABLE {t} DROP COLUMN {self.quote(column)}")
             session.execute(f"ALTER TABLE {t} RENAME COLUMN {tmp} TO {self.quote(column)}")
 
+    # ------------------------------------------------------------------ views
+    def sibling(self, schema: str) -> SnowflakeDialect:
+        """Its own connections: a session's current schema is its dialect's (temporary tables)."""
+        twin = SnowflakeDialect(schema, self._connect)
+        twin._database = self._database
+        return twin
+
+    def list_relations(self, session: Session) -> dict[str, str]:
+        rows = session.execute(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE UPPER(table_schema) = UPPER(@s)",
+            {"s": self.schema},
+        ).rows
+        return {r["table_name"].lower(): "view" if r["table_type"] == "VIEW" else "table" for r in rows}
+
     def check_access(self, scratch: str) -> list[tuple[bool, str]]:
         notes: list[tuple[bool, str]] = []
         with self.session() as s:
@@ -332,12 +346,15 @@ class SnowflakeWarehouse(SqlWarehouse):
         *,
         connection_factory: Callable[[], Any] | None = None,
         max_property_columns: int = DEFAULT_MAX_PROPERTY_COLUMNS,
+        fivetran_schema: str | None = None,
     ) -> None:
         if (snowflake_conn_id is None) == (connection_factory is None):
             raise ValueError("pass exactly one of snowflake_conn_id, connection_factory")
         self.schema, self.snowflake_conn_id = schema, snowflake_conn_id
         super().__init__(
-            SnowflakeDialect(schema, connection_factory or self._airflow_connection), max_property_columns
+            SnowflakeDialect(schema, connection_factory or self._airflow_connection),
+            max_property_columns,
+            fivetran_schema,
         )
 
     def _airflow_connection(self) -> Any:
@@ -348,7 +365,12 @@ class SnowflakeWarehouse(SqlWarehouse):
 
 def build_warehouse(destination: Any, max_property_columns: int | None = None) -> SnowflakeWarehouse:
     kwargs = {"max_property_columns": max_property_columns} if max_property_columns else {}
-    return SnowflakeWarehouse(destination.schema_name, snowflake_conn_id=destination.conn_id, **kwargs)
+    return SnowflakeWarehouse(
+        destination.tables_schema,
+        snowflake_conn_id=destination.conn_id,
+        fivetran_schema=destination.fivetran_schema,
+        **kwargs,
+    )
 
 
 def explain_error(exc: BaseException, destination: Any) -> str | None:

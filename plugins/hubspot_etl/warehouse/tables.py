@@ -158,7 +158,8 @@ PROPERTY_DEFINITION = Table(
     _cols(
         "object_name text !, name text !, label text, type text, field_type text, group_name text, "
         "description text, options json, hubspot_defined boolean, archived boolean ! =false, "
-        "_synced_at timestamp ! =now"
+        "_synced_at timestamp ! =now, calculated boolean, show_currency_symbol boolean, created_at timestamp, "
+        "updated_at timestamp"
     ),
     ("object_name", "name"),
     cluster=("object_name", "name"),
@@ -240,3 +241,38 @@ METADATA_TABLES: tuple[Table, ...] = (
     OWNER,
 )
 RUN_REPORT_COLUMNS: tuple[str, ...] = tuple(RUN_REPORT.names)
+
+#: One row per team of an owner (HubSpot's ``teams`` of an owner), written by the owners sync.
+OWNER_TEAM = Table(
+    "owner_team",
+    _cols(
+        "owner_id bigint !, team_id bigint !, team_name text, is_primary boolean, _synced_at timestamp ! =now"
+    ),
+    ("owner_id", "team_id"),
+    cluster=("owner_id",),
+)
+#: The options of enumeration properties (``property_definition.options``, one row each).
+PROPERTY_OPTION = Table(
+    "property_option",
+    _cols(
+        "object_name text !, property_name text !, value text !, label text, display_order integer, "
+        "hidden boolean, _synced_at timestamp ! =now"
+    ),
+    ("object_name", "property_name", "value"),
+    cluster=("object_name", "property_name"),
+)
+#: Settings of the schema recorded at the first sync: ``schema_style``, ``view_schema``,
+#: ``portal_id`` (:mod:`hubspot_etl.warehouse.fivetran`).
+SETTINGS = Table(
+    "_hubspot_settings",
+    _cols("setting text !, value text, updated_at timestamp ! =now"),
+    ("setting",),
+)
+#: The definition hash of each published Fivetran-style view.
+VIEW_HASHES = Table(
+    "_hubspot_views",
+    _cols("view_name text !, definition_hash text !, refreshed_at timestamp ! =now"),
+    ("view_name",),
+)
+#: What a ``fivetran``-style native schema holds besides :data:`METADATA_TABLES`.
+FIVETRAN_NATIVE_TABLES: tuple[Table, ...] = (SETTINGS, VIEW_HASHES, OWNER_TEAM, PROPERTY_OPTION)
