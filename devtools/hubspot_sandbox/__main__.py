@@ -25,7 +25,40 @@ from .generator import generate_portal
 from .portal import Portal
 from .server import SandboxServer
 
-SIZE_KEYS = ("contacts", "companies", "deals", "tickets", "custom", "extra_properties", "owners", "portal_id")
+FAMILY_KEYS = (
+    "calls",
+    "emails",
+    "meetings",
+    "notes",
+    "tasks",
+    "communications",
+    "products",
+    "line_items",
+    "quotes",
+    "invoices",
+    "leads",
+    "goals",
+)
+#: object-library objects: a size activates the object (``hubspot_services`` is HubSpot's 0-162,
+#: ``custom`` the generated custom object named services)
+LIBRARY_KEYS = {
+    "hubspot_services": "services",
+    "appointments": "appointments",
+    "courses": "courses",
+    "listings": "listings",
+}
+SIZE_KEYS = (
+    "contacts",
+    "companies",
+    "deals",
+    "tickets",
+    "custom",
+    "extra_properties",
+    "owners",
+    "portal_id",
+    *FAMILY_KEYS,
+    *LIBRARY_KEYS,
+)
 
 
 def parse_sizes(spec: str) -> dict[str, int]:
@@ -47,7 +80,9 @@ def _portal(args: argparse.Namespace) -> Portal:
     if args.fixture:
         return Portal.from_fixture(args.fixture)
     if args.generate is not None:
-        return generate_portal(seed=args.seed, **args.generate)
+        sizes = {k: v for k, v in args.generate.items() if k not in LIBRARY_KEYS}
+        library = {LIBRARY_KEYS[k]: v for k, v in args.generate.items() if k in LIBRARY_KEYS}
+        return generate_portal(seed=args.seed, object_library=library or None, **sizes)
     return Portal.demo()
 
 

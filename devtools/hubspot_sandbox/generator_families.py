@@ -433,6 +433,13 @@ class GeneratedHistory:
         self.user_ids = user_ids
         self.tracked = tracked
         self.batch_ms = batch_ms
+        self._last: tuple[int, int, int] = (-1, 0, 0)  # (rid, created, updated): reads go record by record
+
+    def _times(self, rid: int) -> tuple[int, int]:
+        last = self._last
+        if last[0] != rid:
+            last = self._last = (rid, self.timeline.created(rid), self.timeline.updated(rid))
+        return last[1], last[2]
 
     def _source(self, rid: int, name: str, k: int, ts: int) -> Source:
         if ts == self.batch_ms:
@@ -452,7 +459,7 @@ class GeneratedHistory:
 
     def _path(self, rid: int, name: str, current: str) -> list[tuple[int, str]]:
         """(time, value) of every write of a tracked property, the current value last."""
-        created, updated = self.timeline.created(rid), self.timeline.updated(rid)
+        created, updated = self._times(rid)
         earlier = self.tracked[name](rid, current, self.values.h(rid, name))
         room = updated - created
         if room < len(earlier) + 2:
@@ -469,12 +476,12 @@ class GeneratedHistory:
         return out
 
     def _write_time(self, rid: int, name: str) -> int:
-        created, updated = self.timeline.created(rid), self.timeline.updated(rid)
+        created, updated = self._times(rid)
         return updated if (self.values.h(rid, name) >> 40) % 10 == 0 else created
 
     def change_times(self, rid: int) -> list[int]:
         """Every time a generated write touched the record (for its modified-date history)."""
-        times = {self.timeline.created(rid), self.timeline.updated(rid)}
+        times = set(self._times(rid))
         for name in self.tracked:
             current = self.values(rid, name)
             if current is not None:
@@ -485,7 +492,7 @@ class GeneratedHistory:
         if not self.first <= rid < self.end:
             return []
         ot = self.ot
-        created = self.timeline.created(rid)
+        created = self._times(rid)[0]
         if name == "hs_object_id":
             return [CALCULATED.entry(created, str(rid))]
         if name == ot.created_property:

@@ -283,11 +283,21 @@ def _record(portal: Portal, ot: ObjectType, raw: Any, path: str) -> Record:
     rec = Record(
         rid, created, updated, archived=archived, archived_at=archived_at, overrides=overrides or None
     )
-    if "history" in raw:
-        rec.writes = _history(ot, raw["history"], f"{path}.history")
-    else:  # a fixture record was imported: its values were written when it was created
-        Portal.record_creation(ot, rec, IMPORT)
+    given = _history(ot, raw["history"], f"{path}.history") if "history" in raw else {}
+    rec.writes = given or None
+    # a fixture record was imported: values without a given history were written at creation
+    Portal.record_creation(ot, rec, IMPORT, frozenset(given))
+    _check_current(ot, rec, given, f"{path}.history")
     return rec
+
+
+def _check_current(ot: ObjectType, rec: Record, given: dict[str, list[Any]], path: str) -> None:
+    """A given history must end with the record's current value."""
+    for name, entries in given.items():
+        if entries and entries[-1][1] != ot.value(rec, name):
+            raise _fail(
+                f"{path}.{name}", f"the newest entry must hold the current value {ot.value(rec, name)!r}"
+            )
 
 
 def _history(ot: ObjectType, raw: Any, path: str) -> dict[str, list[Any]]:

@@ -239,16 +239,22 @@ class Portal:
             return ot.wire(rec, None)
 
     @staticmethod
-    def record_creation(ot: ObjectType, rec: Record, source: Source) -> None:
-        """History of a new record: its id and modified date (CALCULATED), created date and values."""
-        ot.write(rec, "hs_object_id", str(rec.id), CALCULATED, rec.created_at)
-        ot.write(rec, ot.created_property, iso_ms(rec.created_at), source, rec.created_at)
-        for name, value in (rec.overrides or {}).items():
-            if value is not None:
-                ot.write(rec, name, value, source, rec.created_at)
-        ot.write(rec, ot.modified_property, iso_ms(rec.created_at), CALCULATED, rec.created_at)
+    def record_creation(
+        ot: ObjectType, rec: Record, source: Source, skip: frozenset[str] = frozenset()
+    ) -> None:
+        """History of a new record: its id and modified date (CALCULATED), created date and
+        values (properties in ``skip`` already have their history)."""
+        writes: list[tuple[str, str | None, Source, int]] = [
+            ("hs_object_id", str(rec.id), CALCULATED, rec.created_at),
+            (ot.created_property, iso_ms(rec.created_at), source, rec.created_at),
+        ]
+        writes += [(n, v, source, rec.created_at) for n, v in (rec.overrides or {}).items() if v is not None]
+        writes.append((ot.modified_property, iso_ms(rec.created_at), CALCULATED, rec.created_at))
         if rec.updated_at != rec.created_at:
-            ot.write(rec, ot.modified_property, iso_ms(rec.updated_at), CALCULATED, rec.updated_at)
+            writes.append((ot.modified_property, iso_ms(rec.updated_at), CALCULATED, rec.updated_at))
+        for name, value, src, at in writes:
+            if name not in skip:
+                ot.write(rec, name, value, src, at)
 
     @staticmethod
     def _record_changes(

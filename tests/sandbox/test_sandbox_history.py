@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from hubspot_sandbox import Portal, SandboxServer, generate_portal
+from hubspot_sandbox import FixtureError, Portal, SandboxServer, generate_portal
 from sandbox_helpers import Api, open_config
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -285,3 +285,22 @@ def test_writes_in_one_millisecond_get_their_own(demo_srv: SandboxServer) -> Non
 def test_bad_source_type_is_a_400(demo: Api) -> None:
     resp = demo.admin("PATCH", "objects/contacts/1", {"properties": {"firstname": "x"}, "sourceType": 5})
     assert resp.status_code == 400 and "sourceType" in resp.text
+
+
+def test_demo_fixture_has_a_deal_stage_history(demo: Api) -> None:
+    history = demo.get("/crm/v3/objects/deals/201", propertiesWithHistory="dealstage,dealname").json()[
+        "propertiesWithHistory"
+    ]
+    assert [e["value"] for e in history["dealstage"]] == ["closedwon", "contractsent", "appointmentscheduled"]
+    assert history["dealstage"][0]["updatedByUserId"] == 501
+    assert history["dealname"][0]["sourceType"] == "IMPORT"  # properties without a given history
+
+
+def test_fixture_history_must_end_with_the_current_value() -> None:
+    record = {
+        "id": 1,
+        "properties": {"lifecyclestage": "customer"},
+        "history": {"lifecyclestage": [{"value": "lead", "timestamp": 1, "sourceType": "API"}]},
+    }
+    with pytest.raises(FixtureError, match=r"records.contacts\[0\].history.lifecyclestage"):
+        Portal.from_dict({"records": {"contacts": [record]}})
