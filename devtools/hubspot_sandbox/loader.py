@@ -537,6 +537,13 @@ def load_portal(data: Any) -> Portal:
 # ------------------------------------------------------------------- dump
 def dump_portal(portal: Portal) -> dict[str, Any]:
     """Serialise a portal to the fixture format (round-trips through :func:`load_portal`)."""
+    active = [ot for ot in portal.types.values() if ot.active]
+
+    def key(ot: ObjectType) -> str:
+        """The type's name, or its objectTypeId while another active type has the same name
+        (a custom ``services`` next to HubSpot's activated Services)."""
+        return ot.object_type_id if sum(o.name == ot.name for o in active) > 1 else ot.name
+
     object_types: list[Any] = []
     properties: dict[str, list[dict[str, Any]]] = {}
     records: dict[str, list[dict[str, Any]]] = {}
@@ -561,7 +568,7 @@ def dump_portal(portal: Portal) -> dict[str, Any]:
             )
         else:
             object_types.append(ot.name)
-        properties[ot.name] = [
+        properties[key(ot)] = [
             {k: v for k, v in p.items() if k != "readOnly"}
             for p in ot.properties.values()
             if p["name"] not in ot.computed
@@ -587,10 +594,10 @@ def dump_portal(portal: Portal) -> dict[str, Any]:
             if rec.merged_into is not None:
                 survivors.setdefault(rec.merged_into, []).append(rid)
             rows.append(row)
-        records[ot.name] = rows
+        records[key(ot)] = rows
         for sid, mids in sorted(survivors.items()):
             merges.append(
-                {"objectType": ot.name, "survivorId": str(sid), "mergedIds": [str(m) for m in mids]}
+                {"objectType": key(ot), "survivorId": str(sid), "mergedIds": [str(m) for m in mids]}
             )
     labels = []
     seen: set[tuple[str, str, int]] = set()
@@ -604,8 +611,8 @@ def dump_portal(portal: Portal) -> dict[str, Any]:
             inverse = portal.labels[(t, f)][d.inverse_type_id]
             labels.append(
                 {
-                    "fromType": portal.types[f].name,
-                    "toType": portal.types[t].name,
+                    "fromType": key(portal.types[f]),
+                    "toType": key(portal.types[t]),
                     "typeId": d.type_id,
                     "inverseTypeId": d.inverse_type_id,
                     "category": d.category,
@@ -622,14 +629,14 @@ def dump_portal(portal: Portal) -> dict[str, Any]:
                 for type_id in types:
                     associations.append(
                         {
-                            "fromType": portal.types[f].name,
+                            "fromType": key(portal.types[f]),
                             "fromId": str(fid),
-                            "toType": portal.types[t].name,
+                            "toType": key(portal.types[t]),
                             "toId": str(tid),
                             "typeId": type_id,
                         }
                     )
-    pipelines = {portal.types[t].name: [dict(p) for p in pipes] for t, pipes in portal.pipelines.items()}
+    pipelines = {key(portal.types[t]): [dict(p) for p in pipes] for t, pipes in portal.pipelines.items()}
     return {
         "portalId": portal.portal_id,
         "account": dict(portal.account),

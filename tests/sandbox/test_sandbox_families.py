@@ -256,3 +256,29 @@ def test_owners_have_teams_and_user_ids(fapi: Api) -> None:
     for owner in owners:
         assert owner["teams"] and set(owner["teams"][0]) == {"id", "name", "primary"}
         assert [t for t in owner["teams"] if t["primary"]]
+
+
+def test_families_and_library_objects_round_trip_through_fixtures() -> None:
+    import copy
+
+    from hubspot_sandbox import Portal
+
+    portal = generate_portal(
+        seed=2,
+        contacts=20,
+        companies=4,
+        deals=4,
+        tickets=2,
+        custom=3,
+        extra_properties=1,
+        calls=5,
+        line_items=4,
+        object_library={"services": 3, "listings": 2},
+    )
+    data = portal.to_dict()
+    assert {"2-1001", "0-162", "calls", "line_items", "listings"} <= set(data["records"])  # names clash: ids
+    again = Portal.from_dict(copy.deepcopy(data))
+    assert again.to_dict() == data
+    assert len(again.object_type("0-162").ids) == 3 and len(again.object_type("services").ids) == 3
+    assert again.history_snapshot("calls") == portal.history_snapshot("calls")
+    assert again.library_enablement() == {"0-162": True, "0-421": False, "0-410": False, "0-420": True}
