@@ -356,11 +356,11 @@ def _snowflake(request: pytest.FixtureRequest, base: dict[str, Any]) -> Iterator
         return out
 
     def relations(schema: str) -> dict[str, str]:
-        found = run(
-            "SELECT table_name, table_type FROM information_schema.tables WHERE UPPER(table_schema) = %s",
-            [schema.upper()],
-        )
-        return {r["table_name"].lower(): "view" if r["table_type"] == "VIEW" else "table" for r in found}
+        where = "WHERE UPPER(table_schema) = %s"
+        found = run(f"SELECT table_name, table_type FROM information_schema.tables {where}", [schema.upper()])
+        views = run(f"SELECT table_name FROM information_schema.views {where}", [schema.upper()])
+        relations = {r["table_name"].lower(): "view" if r["table_type"] == "VIEW" else "table" for r in found}
+        return relations | {r["table_name"].lower(): "view" for r in views}  # the emulator: views only there
 
     def make(schema: str, fivetran_schema: str | None) -> SnowflakeWarehouse:
         warehouse = SnowflakeWarehouse(schema, connection_factory=factory, fivetran_schema=fivetran_schema)

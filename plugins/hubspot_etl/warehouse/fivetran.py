@@ -250,8 +250,8 @@ def render_expr(d: Dialect, e: Expr) -> str:
             return f"CAST(NULL AS {d.type_sql(e.type)})"
         if isinstance(e.value, bool):
             return "TRUE" if e.value else "FALSE"
-        if isinstance(e.value, int):
-            return str(int(e.value))
+        if isinstance(e.value, int):  # typed: a bare literal is the narrowest integer type
+            return d.cast(str(int(e.value)), e.type)
         return safe_literal(e.value)
     if isinstance(e, Cast):
         return d.cast(render_expr(d, e.expr), e.type)

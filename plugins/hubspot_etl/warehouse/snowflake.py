@@ -304,11 +304,19 @@ class SnowflakeDialect(Dialect):
         return twin
 
     def list_relations(self, session: Session) -> dict[str, str]:
-        rows = session.execute(
-            "SELECT table_name, table_type FROM information_schema.tables WHERE UPPER(table_schema) = UPPER(@s)",
-            {"s": self.schema},
-        ).rows
-        return {r["table_name"].lower(): "view" if r["table_type"] == "VIEW" else "table" for r in rows}
+        """Tables and views (``information_schema.views`` as well: the emulator lists views only
+        there, Snowflake in both)."""
+        where = "WHERE UPPER(table_schema) = UPPER(@s)"
+        tables = session.execute(
+            f"SELECT table_name, table_type FROM information_schema.tables {where}", {"s": self.schema}
+        )
+        found = {
+            r["table_name"].lower(): "view" if r["table_type"] == "VIEW" else "table" for r in tables.rows
+        }
+        views = session.execute(
+            f"SELECT table_name FROM information_schema.views {where}", {"s": self.schema}
+        )
+        return found | {r["table_name"].lower(): "view" for r in views.rows}
 
     def check_access(self, scratch: str) -> list[tuple[bool, str]]:
         notes: list[tuple[bool, str]] = []
