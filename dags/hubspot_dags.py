@@ -4,7 +4,7 @@ This file only wires tasks: the config module reads the YAML, the operators run 
 steps. Parsing reads one local YAML file; it makes no network or database call. When a
 task runs, Airflow's parsing context names its DAG and the other DAGs are skipped.
 
-    prepare >> extract >> load >> associations [>> history] >> reconcile >> finalize >> publish
+    prepare >> extract >> load >> associations >> reconcile [>> history] >> finalize >> publish
                                                                             finalize >> scoring
 
 ``history`` is added when the object's config sets ``history``, ``scoring`` (a task group)
@@ -116,14 +116,13 @@ def build_object_dag(cfg: ObjectConfig, config_source: str) -> DAG:
         reconcile = HubSpotReconcileOperator(object_config=cfg, **api)
         finalize = HubSpotFinalizeOperator(object_config=cfg)
         publish = HubSpotPublishOperator(report_task_id=finalize.task_id, outlets=[asset])
-        prepare >> extract >> load >> associations
+        prepare >> extract >> load >> associations >> reconcile
         if cfg.history:
-            # After associations, with the same inputs and lease protocol; before reconcile,
-            # which flags deletes and merges but never touches history rows.
-            associations >> HubSpotHistoryOperator(object_config=cfg, **api) >> reconcile
+            # After reconcile: a full run also reads the records reconcile flagged archived.
+            reconcile >> HubSpotHistoryOperator(object_config=cfg, **api) >> finalize
         else:
-            associations >> reconcile
-        reconcile >> finalize >> publish
+            reconcile >> finalize
+        finalize >> publish
         if cfg.scoring.enabled:
             finalize >> scoring_task_group(cfg)
     return dag

@@ -212,3 +212,9 @@ def test_stage_rebuild_before_any_history(dest) -> None:
     assert dest.wh.rebuild_stage_history("tickets", [1, 2], "hs_pipeline_stage") == 0
     assert "ticket_stage_history" in dest.tables()
     assert dest.rows("ticket_stage_history") == []
+
+
+def test_history_ids(dest) -> None:
+    assert dest.wh.history_ids("deals") == set()  # before the table exists
+    dest.wh.upsert_property_history("deals", [*DEAL_1, entry(9, "amount", "1", 0)])
+    assert dest.wh.history_ids("deals") == {1, 9}

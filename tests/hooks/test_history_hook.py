@@ -102,9 +102,12 @@ class FakeHubSpot:
     def __init__(self, histories: dict[str, dict[str, list[dict]]], limit: int = 50) -> None:
         self.histories, self.limit = histories, limit
         self.calls: list[tuple[str, str, dict]] = []
+        self.queries: list[str] = []
 
     def __call__(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         body = kwargs.get("json") or {}
+        url, _, query = url.partition("?")
+        self.queries.append(query)
         self.calls.append((method, url, body))
         if len(body.get("inputs", [])) > self.limit:
             return _response(
@@ -166,6 +169,7 @@ def test_chunks_of_fifty_with_the_properties_in_the_body(hook, monkeypatch) -> N
     assert {(r["object_id"], r["property"]) for r in rows} == {
         (i, p) for i in range(1, 121) for p in ("dealstage", "amount")
     }
+    assert fake.queries == ["archived=false"] * 3
     stats = hook.stats.as_dict()
     assert stats["calls"] == {"objects.batch_read_history": 3}
     assert stats["batch_missing_ids"] == 2
@@ -198,3 +202,9 @@ def test_dated_api_version_path(monkeypatch) -> None:
     with HubSpotHook.from_params(token=TOKEN, host="http://hubspot.invalid", api_version="2026-09") as hook:
         assert len(hook.batch_read_history("0-3", [1], ["dealstage"])) == 1
     assert fake.calls[0][1] == "http://hubspot.invalid/crm/objects/2026-09/0-3/batch/read"
+
+
+def test_archived_records(hook, monkeypatch) -> None:
+    fake = _serve(monkeypatch, FakeHubSpot({"4": {"dealstage": _write(4, "lost")}}))
+    rows = hook.batch_read_history("deals", [4], ["dealstage"], archived=True)
+    assert fake.queries == ["archived=true"] and [r["value"] for r in rows] == ["lost"]

@@ -57,9 +57,13 @@ class HistoryStub:
         self.stats = HubSpotStats()
         self.settings = SimpleNamespace(list_concurrency=2)
         self.requests: list[tuple[str, list[str], list[str]]] = []
+        self.archived_requests: list[bool] = []
 
-    def batch_read_history(self, object_type: str, ids: list[str], properties: list[str]) -> PropertyHistory:
+    def batch_read_history(
+        self, object_type: str, ids: list[str], properties: list[str], archived: bool = False
+    ) -> PropertyHistory:
         self.requests.append((object_type, list(ids), list(properties)))
+        self.archived_requests += [archived]
         for _ in range(0, len(ids), 50):
             self.stats.call("objects.batch_read_history")
         result = PropertyHistory()
@@ -192,6 +196,7 @@ def test_a_full_run_reads_every_extracted_record(env: Env) -> None:
         "changed": 4,
         "missing": 1,
         "stage_rows": 4,
+        "archived_records": 0,
     }
     assert report.api_calls["calls"] == {"objects.batch_read_history": 1}
     history_rows = env.rows("deal_property_history")
@@ -280,6 +285,7 @@ def test_the_run_report_carries_the_history_entry(env: Env) -> None:
         "changed": 3,
         "missing": 0,
         "stage_rows": 3,
+        "archived_records": 0,
     }
     assert report["api_calls"]["objects.batch_read_history"] == 1
     assert report["changed"] is True
@@ -307,19 +313,19 @@ def test_the_dag_has_a_history_task_only_when_configured(dags_on_path: None) -> 
         "extract",
         "load",
         "associations",
-        "history",
         "reconcile",
+        "history",
         "finalize",
         "publish",
     ]
     task = with_history.get_task("history")
-    assert task.upstream_task_ids == {"associations"} and task.downstream_task_ids == {"reconcile"}
+    assert task.upstream_task_ids == {"reconcile"} and task.downstream_task_ids == {"finalize"}
     assert task.pool == "hubspot_api" and task.retries >= 1
     assert with_history.get_task("finalize").inputs[-1] == "history"
 
     without = _dag([])
     assert "history" not in without.task_ids
-    assert without.get_task("reconcile").upstream_task_ids == {"associations"}
+    assert without.get_task("finalize").upstream_task_ids == {"reconcile"}
     assert "history" not in without.get_task("finalize").inputs
 
 
@@ -343,3 +349,29 @@ def test_fetched_records_are_written_in_batches(env: Env, monkeypatch: pytest.Mo
     assert [ids for _, ids, _ in hook.requests] == [["1", "2"], ["3", "4"], ["5"]]
     assert written == [[1, 2, 3, 4], [5]]
     assert (report.records, report.stage_rows, report.missing) == (5, 4, 2)
+
+
+def test_a_full_run_reads_archived_records_without_history_once(env: Env, write_part) -> None:
+    wh = env.warehouse()
+    wh.ensure_object_table("deals", [])
+    wh.load_part(
+        "deals", "p", write_part([{"id": str(i), "properties": {}, "archived": False} for i in (2, 3, 6)])
+    )
+    # 2 and 3: archived before any run read their history; 6 archived and already read
+    wh.mark_deleted(
+        "deals", [(2, "archived", None, None), (3, "archived", None, None), (6, "archived", None, None)]
+    )
+    wh.upsert_property_history("deals", [w(6, "dealstage", "E", 6)])
+    hook = HistoryStub([*WRITES, w(6, "dealstage", "F", 7)])
+    ctx = env.context(hook)
+    lease(env, ctx)
+    report = history(ctx, plan(), env.manifest("run-1", [1]))
+    assert [ids for _, ids, _ in hook.requests] == [["1"], ["2", "3"]]
+    assert hook.archived_requests == [False, True]
+    assert (report.records, report.archived_records) == (3, 2)
+    assert {r["object_id"] for r in env.rows("deal_property_history")} == {1, 2, 3, 6}
+    assert {r["object_id"] for r in env.rows("deal_stage_history")} == {1, 2, 3}
+    # read once: the next full run asks for none of them again; an incremental run never does
+    history(env.context(hook), plan(), env.manifest("run-1b", [1]))
+    history(env.context(hook), plan("incremental"), env.manifest("run-1c", [1]))
+    assert [ids for _, ids, _ in hook.requests][2:] == [["1"], ["1"]]

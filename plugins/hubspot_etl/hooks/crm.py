@@ -272,6 +272,7 @@ class CrmEndpoints:
         ids: Iterable[str | int],
         properties: Sequence[str],
         batch_size: int = HISTORY_BATCH_MAX,
+        archived: bool = False,
     ) -> PropertyHistory:
         """The history of ``properties`` of the records ``ids``, one row per write.
 
@@ -279,7 +280,8 @@ class CrmEndpoints:
         (HubSpot's limit for requests with history); counted in ``stats.calls`` as
         ``objects.batch_read_history``. Each row is ``{"object_id", "property", "value",
         "timestamp", "source_type", "source_id", "source_label", "updated_by_user_id"}``
-        (:func:`history_rows`). Ids HubSpot does not return (deleted meanwhile) are listed in
+        (:func:`history_rows`). ``archived=True`` reads archived records (HubSpot keeps their
+        history). Ids HubSpot does not return (deleted, or restored, meanwhile) are listed in
         ``missing`` and counted in ``stats.batch_missing_ids``.
         """
         wanted = unique(ids)
@@ -294,7 +296,8 @@ class CrmEndpoints:
                 "properties": ["hs_object_id"],
                 "propertiesWithHistory": props,
             }
-            data = self._transport.request(HISTORY_ENDPOINT, "POST", path, body=body)
+            params = {"archived": archived}
+            data = self._transport.request(HISTORY_ENDPOINT, "POST", path, params=params, body=body)
             records = data.get("results", [])
             for record in records:
                 result.extend(history_rows(record))

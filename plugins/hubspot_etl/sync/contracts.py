@@ -237,6 +237,7 @@ class HistorySummary(TypedDict):
 
     properties: int  # properties whose history was read
     records: int  # records whose history was read
+    archived_records: int  # of which archived ones read for the first time (full runs)
     rows: int  # history rows HubSpot returned (one per write)
     calls: int  # objects.batch_read_history calls
     changed: int  # history rows inserted or corrected in the warehouse
@@ -255,12 +256,14 @@ class HistoryReport:
     changed: int = 0
     missing: int = 0
     stage_rows: int | None = None
+    archived_records: int = 0
     api_calls: ApiCalls = field(default_factory=dict)
 
     def summary(self) -> HistorySummary:
         return HistorySummary(
             properties=self.properties,
             records=self.records,
+            archived_records=self.archived_records,
             rows=self.rows,
             calls=self.calls,
             changed=self.changed,
@@ -281,6 +284,7 @@ class HistoryReport:
             changed=value.get("changed", 0),
             missing=value.get("missing", 0),
             stage_rows=value.get("stage_rows"),
+            archived_records=value.get("archived_records", 0),
             api_calls=value.get("api_calls", {}),
         )
 

@@ -207,6 +207,10 @@ class Warehouse(abc.ABC):
         rows in ``<table>_property_history``; returns the rows they now have."""
 
     @abc.abstractmethod
+    def history_ids(self, object_name: str) -> set[int]:
+        """Ids of the records with any property-history row (empty before the first)."""
+
+    @abc.abstractmethod
     def upsert_owners(self, owners: Sequence[dict]) -> int:
         """Upsert owners (HubSpot JSON); returns rows written."""
 

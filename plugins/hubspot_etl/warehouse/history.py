@@ -165,6 +165,12 @@ class History(TableWriter):
             self._merge_rows(s, table, rebuilt, stamp=("_synced_at",))
         return len(rebuilt)
 
+    def history_ids(self, object_name: str) -> set[int]:
+        """Ids of the records with any row in ``<table>_property_history`` (none before it exists)."""
+        with self.d.session() as s:
+            rows = self._select(s, history_table_names(object_name)[0], "SELECT DISTINCT object_id FROM {t}")
+        return {int(r["object_id"]) for r in rows}
+
     def _stage_writes(
         self, s: Session, history_table: str, ids: Sequence[int], stage_property: str
     ) -> list[dict[str, Any]]:

@@ -154,6 +154,7 @@ def test_history_report_round_trip_and_summary() -> None:
     assert report.summary() == {
         "properties": 2,
         "records": 10,
+        "archived_records": 0,
         "rows": 40,
         "calls": 1,
         "changed": 3,
