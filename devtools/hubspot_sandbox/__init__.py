@@ -6,6 +6,7 @@ Public API::
 
     portal = Portal.from_fixture("portal.json")          # or Portal.from_dict(...), Portal.demo()
     portal = generate_portal(seed=1, contacts=1000)       # deterministic synthetic portal
+    portal = generate_portal(seed=1, calls=50, line_items=20, object_library={"listings": 5})
     with SandboxServer(portal, SandboxConfig()) as srv:   # srv.url -> "http://127.0.0.1:PORT"
         ...
 
@@ -17,12 +18,15 @@ from __future__ import annotations
 from ._util import FixtureError, PortalError
 from .catalog import ALL_SCOPES
 from .config import SandboxConfig
-from .generator import generate_portal
+from .generator import DEMO_SIZES, generate_portal
+from .history import Source
 from .portal import Portal
 from .server import SandboxServer
 
 __all__ = [
     "ALL_SCOPES",
+    "DEMO_SIZES",
+    "Source",
     "FixtureError",
     "Portal",
     "PortalError",
