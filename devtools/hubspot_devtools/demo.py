@@ -1,6 +1,6 @@
 """The main job on embedded defaults: sandbox + embedded PostgreSQL + real Airflow runs.
 
-    python -m hubspot_devtools.demo [--records 2000] [--seed 1] [--keep]
+    python -m hubspot_devtools.demo [--records 2000] [--seed 1] [--keep] [--schema-style fivetran]
 
 1. starts an embedded PostgreSQL (``.local/demo/pg``; or, with ``--warehouse bigquery``, a
    local BigQuery emulator) and the HubSpot sandbox with a
@@ -9,6 +9,12 @@
 3. mutates the sandbox: updates, a new record, archives, a merge, an association change;
 4. runs every DAG again: incremental;
 5. prints each object's run report, full and incremental, and the companies' score history.
+
+With ``--schema-style fivetran`` the destination is ``schema_style: fivetran``: the sync's own
+tables go to ``hubspot_native`` and ``hubspot`` holds Fivetran's HubSpot tables as views (the
+schema ``fivetran/dbt_hubspot`` reads; docs/fivetran.md); the demo then also syncs the engagement
+families the sandbox models and the property and deal-stage history, and prints the views' row
+counts.
 
 The terminal shows the demo's progress lines, the run-report tables and the score history;
 Airflow's own output (task logs, dag.test chatter) goes to ``.local/demo/airflow.log``, or to
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import json
 import os
 import shutil
@@ -41,6 +48,7 @@ OBJECTS: dict[str, Any] = {
     # the sandbox's custom object; a bare "services" would also mean HubSpot's Services (0-162)
     "services": {"object_type": "p12345678_services", "associations": ["contacts"]},
 }
+ENGAGEMENT_FAMILIES = ("calls", "emails", "meetings", "notes", "tasks", "communications")
 TOKEN = "demo-sandbox-token"
 REPORT_COLUMNS = (
     ("object", "object_name"),
@@ -116,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     from hubspot_sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal
 
     sizes = _portal_sizes(args)
+    objects = demo_objects(args.schema_style)
     say(f"demo: generating a portal ({sizes}, seed {args.seed}) and starting the sandbox")
     portal = generate_portal(seed=args.seed, extra_properties=args.extra_properties, owners=12, **sizes)
     sandbox_config = SandboxConfig(tokens={TOKEN: list(ALL_SCOPES)}, latency_ms=args.latency_ms)
@@ -123,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     pg = local.start_postgres(workdir / "pg")
     bq = None
     destination: dict[str, Any] = {"type": "postgres", "conn_id": "hubspot_warehouse", "schema": "hubspot"}
+    style = {"schema_style": args.schema_style}
     warehouse_conn = pg.airflow_connection()
     if args.warehouse == "bigquery":
         from hubspot_devtools.bigquery_emulator import start_bq_emulator
@@ -149,9 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     with SandboxServer(portal, sandbox_config) as sandbox:
         config_path = local.write_sync_config(
             workdir / "hubspot_sync.yaml",
-            OBJECTS,
+            objects,
             {
-                "destination": destination,
+                "destination": {**destination, **style},
                 "staging_base": f"file://{workdir / 'staging'}",
                 "schedule": None,
                 "full_refresh_schedule": None,
@@ -179,13 +189,17 @@ def main(argv: list[str] | None = None) -> int:
             "hubspot_tickets",
             "hubspot_services",
         ]
+        dag_ids += [f"hubspot_{key}" for key in objects if f"hubspot_{key}" not in dag_ids]
         dag_ids.append("hubspot_companies")
         full = _run_all(dag_ids, "full", console)
         _mutate(sandbox.url)
         incremental = _run_all(dag_ids, "incremental", console)
         _print_reports("Full run", full)
         _print_reports("Incremental run", incremental)
-        _print_score_history(_demo_view(bq, sf, pg.uri))
+        native = "hubspot_native" if args.schema_style == "fivetran" else "hubspot"
+        _print_score_history(_demo_view(bq, sf, pg.uri, native))
+        if args.schema_style == "fivetran":
+            _print_fivetran_views(_demo_view(bq, sf, pg.uri, "hubspot"))
         _print_healthcheck(console)
         where = (
             f"BigQuery emulator {bq.url}, dataset {bq.project}.hubspot"
@@ -194,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             if sf
             else f"{pg.uri} (schema hubspot)"
         )
+        if args.schema_style == "fivetran":
+            where += " (Fivetran-style views; the sync's own tables in hubspot_native)"
         say(f"\nwarehouse: {where}; staged parts under {workdir / 'staging'}")
         (workdir / "reports.json").write_text(
             json.dumps({"full": full, "incremental": incremental}, indent=2, default=str)
@@ -228,6 +244,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="postgres: embedded PostgreSQL; bigquery: a local BigQuery emulator (bqemulator); "
         "snowflake: a local Snowflake emulator (fakesnow)",
     )
+    parser.add_argument(
+        "--schema-style",
+        choices=("native", "fivetran"),
+        default="native",
+        help="native: the sync's own tables in schema hubspot; fivetran: Fivetran's HubSpot tables as "
+        "views in hubspot, the sync's tables in hubspot_native (docs/fivetran.md)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--latency-ms", type=int, default=0, help="sandbox latency per request")
     parser.add_argument("--keep", action="store_true", help="keep .local/demo from a previous run")
@@ -240,9 +263,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _portal_sizes(args: argparse.Namespace) -> dict[str, int]:
+    engagements = _engagement_families() if args.schema_style == "fivetran" else []
     if args.per_object:
         n = args.per_object
-        return {"contacts": n, "companies": n, "deals": n, "tickets": n, "custom": n}
+        return {"contacts": n, "companies": n, "deals": n, "tickets": n, "custom": n} | dict.fromkeys(
+            engagements, n
+        )
     n = args.records
     return {
         "contacts": n,
@@ -250,7 +276,7 @@ def _portal_sizes(args: argparse.Namespace) -> dict[str, int]:
         "deals": max(n * 3 // 10, 10),
         "tickets": max(n // 10, 10),
         "custom": max(n // 20, 10),
-    }
+    } | dict.fromkeys(engagements, max(n // 10, 10))
 
 
 def _run_all(dag_ids: list[str], label: str, console: Console) -> dict[str, dict[str, Any]]:
@@ -307,14 +333,47 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _demo_view(bq: Any, sf: Any, pg_uri: str) -> Any:
+def _demo_view(bq: Any, sf: Any, pg_uri: str, schema: str = "hubspot") -> Any:
     from hubspot_devtools.views import BigQueryView, SnowflakeView, WarehouseView
 
     if bq:
-        return BigQueryView(bq.client(), "hubspot")
+        return BigQueryView(bq.client(), schema)
     if sf:
-        return SnowflakeView(lambda: sf.connect(database="HUBSPOT_DEMO"), "hubspot")
-    return WarehouseView(pg_uri, "hubspot")
+        return SnowflakeView(lambda: sf.connect(database="HUBSPOT_DEMO"), schema)
+    return WarehouseView(pg_uri, schema)
+
+
+def demo_objects(schema_style: str) -> dict[str, Any]:
+    """The objects the demo syncs: in fivetran style also the engagement families the sandbox
+    models (with their associations) and property and deal-stage history, so that every
+    Fivetran table has rows."""
+    objects = json.loads(json.dumps(OBJECTS))
+    if schema_style != "fivetran":
+        return objects
+    objects["deals"]["history"] = ["dealstage", "amount", "dealname", "closedate"]
+    objects["contacts"]["history"] = ["lifecyclestage", "email", "firstname", "lastname"]
+    objects["companies"]["history"] = ["name", "industry", "annualrevenue"]
+    for family in _engagement_families():
+        objects[family] = {"associations": ["contacts", "companies", "deals"]}
+    return objects
+
+
+def _engagement_families() -> list[str]:
+    from hubspot_sandbox import generate_portal
+
+    accepted = inspect.signature(generate_portal).parameters
+    return [f for f in ENGAGEMENT_FAMILIES if f in accepted]
+
+
+def _print_fivetran_views(view: Any) -> None:
+    """Row counts of the Fivetran-style views (what fivetran/dbt_hubspot reads)."""
+    from hubspot_etl.warehouse.fivetran import VIEW_NAMES
+
+    say("\n## Fivetran-style schema (schema_style: fivetran)\n")
+    say("| table | rows |")
+    say("|---|---|")
+    for name in VIEW_NAMES:
+        say(f"| {name} | {len(view.rows(name))} |")
 
 
 def _print_score_history(view: Any) -> None:

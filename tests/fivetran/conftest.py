@@ -86,7 +86,9 @@ class FivetranEnv:
 
     @property
     def native_schema(self) -> str:
-        return f"{self.schema}_native" if self.style == "fivetran" else self.schema
+        if self.style != "fivetran":
+            return self.schema
+        return self.destination_extra.get("native_schema") or f"{self.schema}_native"
 
     # ------------------------------------------------------------------ config and sync
     def document(self) -> dict[str, Any]:
@@ -183,6 +185,11 @@ class FivetranEnv:
         return self.query(f"SELECT * FROM {{{view}}}")
 
 
+def scratch_schemas(schema: str) -> list[str]:
+    """The schemas a test may use: its own, ``<own>_other``, and their ``_native`` schemas."""
+    return [name for base in (schema, f"{schema}_other") for name in (base, f"{base}_native")]
+
+
 def _family(families: dict[str, str], type_name: str, where: str) -> str:
     family = families.get(type_name)
     assert family is not None, f"{where}: unexpected column type {type_name!r}"
@@ -247,7 +254,7 @@ def _postgres(request: pytest.FixtureRequest, base: dict[str, Any]) -> Iterator[
         yield env
     finally:
         with psycopg.connect(pg_uri, autocommit=True) as conn:
-            for name in (env.schema, f"{env.schema}_native"):
+            for name in scratch_schemas(base["schema"]):
                 conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
@@ -306,7 +313,7 @@ def _bigquery(request: pytest.FixtureRequest, base: dict[str, Any]) -> Iterator[
     try:
         yield env
     finally:
-        for name in (env.schema, f"{env.schema}_native"):
+        for name in scratch_schemas(base["schema"]):
             client.delete_dataset(name, delete_contents=True, not_found_ok=True)
 
 

@@ -49,8 +49,9 @@ def snapshot_id_for(dag_id: str, run_id: str) -> str:
 def sql_params(cfg: ObjectConfig) -> dict[str, Any]:
     """The only template values of the SQL files: the schema (PostgreSQL, Snowflake) or dataset (BigQuery)."""
     d = cfg.destination
-    dataset_ref = f"{d.project}.{d.schema_name}" if d.project else d.schema_name
-    return {"schema": d.schema_name, "dataset_ref": dataset_ref}
+    schema = d.tables_schema  # the native tables (schema_style: fivetran keeps views in d.schema_name)
+    dataset_ref = f"{d.project}.{schema}" if d.project else schema
+    return {"schema": schema, "dataset_ref": dataset_ref}
 
 
 class ScoringSqlOperator(BaseOperator):

@@ -394,7 +394,8 @@ def property_fields(
             continue
         out = property_column(column.property_name)
         if namer.take(out):
-            fields.append(Field(out, column.logical_type, Col(column.column_name)))
+            type_, expr = _as_type(column, ID_PROPERTIES.get(column.property_name))
+            fields.append(Field(out, type_, expr))
         else:
             log.info(
                 "fivetran view %s: property %r has no column (name unusable)", table, column.property_name
@@ -439,6 +440,10 @@ ENGAGEMENT_PROPERTIES = {
     "hubspot_owner_id": BIGINT,
     "hubspot_team_id": BIGINT,
 }
+
+
+#: Properties holding HubSpot ids, bigint on every object (joins to ``owner.owner_id``, ``team.id``).
+ID_PROPERTIES = {"hubspot_owner_id": BIGINT, "hubspot_team_id": BIGINT}
 
 
 def _required(d: Mapping[str, str | None]) -> dict[str, str]:
@@ -826,6 +831,32 @@ def _merged_deal(d: Dialect, c: Catalog) -> View:
     )
 
 
+#: The tables of Fivetran's HubSpot schema, in the order :func:`declare_views` declares them.
+VIEW_NAMES: tuple[str, ...] = (
+    "deal",
+    "company",
+    "contact",
+    "owner",
+    "deal_pipeline",
+    "deal_pipeline_stage",
+    "deal_company",
+    "deal_contact",
+    "deal_stage",
+    *(f"{obj}_property_history" for obj in HISTORY_OBJECTS),
+    "engagement",
+    *(f"engagement_{t}" for t in ENGAGEMENT_TYPES),
+    *(f"engagement_{o}" for o in ENGAGEMENT_OBJECTS),
+    "owner_team",
+    "team",
+    "team_user",
+    "users",
+    "role",
+    "property",
+    "property_option",
+    "merged_deal",
+)
+
+
 def declare_views(d: Dialect, c: Catalog) -> list[View]:
     """Every table of Fivetran's HubSpot schema, as views over ``c`` (see the module docstring)."""
     views = [
@@ -932,10 +963,14 @@ class FivetranViews:
             write_setting(self.wh.d, s, "portal_id", str(valid_portal_id(portal_id)))
 
     # ------------------------------------------------------------------ publish
-    def definitions(self, s: Session) -> dict[str, str]:
-        """``view -> CREATE statement`` for the current native schema."""
-        catalog = self.catalog(s)
-        return {v.name: render(self.wh.d, v) for v in declare_views(self.wh.d, catalog)}
+    def definitions(self, s: Session) -> dict[str, tuple[str, str]]:
+        """``view -> (SELECT, hash)`` for the current native schema; the hash covers the
+        declared column types too (a widened column reads the same but changes type)."""
+        out = {}
+        for v in declare_views(self.wh.d, self.catalog(s)):
+            select = render(self.wh.d, v)
+            out[v.name] = (select, _digest(f"{v.columns}\n{select}"))
+        return out
 
     def publish(self, portal_id: int | None = None, only: Iterable[str] | None = None) -> dict[str, int]:
         """Create or replace the views whose definition changed (or that are missing).
@@ -960,14 +995,14 @@ class FivetranViews:
         }
         existing = set(vd.list_relations(s))
         changed = {
-            name: select
-            for name, select in wanted.items()
-            if stored.get(name) != _digest(select) or name not in existing
+            name: (select, digest)
+            for name, (select, digest) in wanted.items()
+            if stored.get(name) != digest or name not in existing
         }
-        for name, select in changed.items():
+        for name, (select, _) in changed.items():
             vd.replace_view(s, name, select)
         if changed:
-            rows = [{"view_name": n, "definition_hash": _digest(sql)} for n, sql in changed.items()]
+            rows = [{"view_name": n, "definition_hash": digest} for n, (_, digest) in changed.items()]
             self.wh._merge_rows(s, VIEW_HASHES, rows, stamp=("refreshed_at",))
         log.info("fivetran views in %s: %d, refreshed %d", vd.where, len(wanted), len(changed))
         return {"views": len(wanted), "refreshed": len(changed)}
