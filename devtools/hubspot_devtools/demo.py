@@ -189,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
             "hubspot_tickets",
             "hubspot_services",
         ]
-        dag_ids += [f"hubspot_{key}" for key in objects if f"hubspot_{key}" not in dag_ids]
+        dag_ids += [
+            f"hubspot_{key}" for key in objects if f"hubspot_{key}" not in (*dag_ids, "hubspot_companies")
+        ]
         dag_ids.append("hubspot_companies")
         full = _run_all(dag_ids, "full", console)
         _mutate(sandbox.url)
