@@ -84,3 +84,41 @@ def test_views_quote_hostile_names_and_follow_the_native_rows(
     assert wh.fivetran.publish()["refreshed"] == (0 if warehouse_kind == "postgres" else 1)
     assert ft.families("contact")["property_score"] == "text"
     assert Decimal(ft.rows("contact")[0]["property_score"]) == 12
+
+
+@pytest.mark.parametrize("warehouse_kind", ["postgres", "bigquery"], indirect=True)
+def test_concurrent_publishes_do_not_race(ft: FivetranEnv, warehouse_kind) -> None:
+    """Two syncs finishing at once: the lock serialises them; each view is replaced once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    wh = ft.warehouse()
+    wh.ensure_schema()
+    wh.ensure_object_table("contacts", PROPS[:3])
+    workers = [ft.warehouse() for _ in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda w: w.fivetran.publish(portal_id=5), workers))
+    assert sorted(r["refreshed"] for r in results) == [0, 0, 30]
+    assert len(ft.views()) == 30
+
+
+def test_the_portal_id_comes_from_account_info(ft: FivetranEnv) -> None:
+    hook = ft.hook()
+    assert hook.get_portal_id() == 12345678
+    assert hook.stats.as_dict()["calls"]["account.details"] == 1
+
+
+def test_an_unreadable_portal_id_keeps_the_stored_one(ft: FivetranEnv) -> None:
+    from hubspot_etl.hooks.errors import HubSpotNotFound
+    from hubspot_etl.warehouse.fivetran import publish_views
+
+    class NoAccountInfo:
+        def get_portal_id(self) -> int:
+            raise HubSpotNotFound("404 on /account-info/v3/details")
+
+    wh = ft.warehouse()
+    wh.ensure_schema()
+    assert publish_views(wh, ft.hook)["refreshed"] == 30
+    assert publish_views(wh, NoAccountInfo)["refreshed"] == 0  # portal_id kept: the views unchanged
+    assert ft.query("SELECT value FROM {native._hubspot_settings} WHERE setting = 'portal_id'") == [
+        {"value": "12345678"}
+    ]
