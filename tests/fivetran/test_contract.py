@@ -178,20 +178,47 @@ def assert_values_match_sandbox(env: FivetranEnv) -> None:
         assert rows[contact_id]["property_email"] == props.get("email")
         assert rows[contact_id]["property_firstname"] == props.get("firstname")
         assert rows[contact_id]["_fivetran_deleted"] is False
-    owners = (
-        {int(o["id"]): o for o in env.admin("GET", "state/owners")["owners"]} if _has_owner_state(env) else {}
-    )
+    owners = {int(o["id"]): o for o in env.admin("GET", "state/owners")["owners"]}
     rows = {r["owner_id"]: r for r in env.rows("owner")}
+    assert set(rows) == set(owners)
     for owner_id, owner in owners.items():
         assert rows[owner_id]["email"] == owner.get("email")
         assert rows[owner_id]["active_user_id"] == owner.get("userId")
+        assert rows[owner_id]["_fivetran_deleted"] is bool(owner.get("archived"))
+    teams = {
+        (int(o["id"]), int(t["id"]), bool(t.get("primary")))
+        for o in owners.values()
+        for t in o.get("teams") or []
+    }
+    assert {(r["owner_id"], r["team_id"], r["is_team_primary"]) for r in env.rows("owner_team")} == teams
+    if engagements_modelled():
+        assert_engagements_match_sandbox(env)
 
 
-def _has_owner_state(env: FivetranEnv) -> bool:
-    try:
-        return "owners" in env.admin("GET", "state/owners")
-    except AssertionError:
-        return False
+def assert_engagements_match_sandbox(env: FivetranEnv) -> None:
+    expected: dict[int, str] = {}
+    for family, type_ in (
+        ("calls", "CALL"),
+        ("emails", None),
+        ("meetings", "MEETING"),
+        ("notes", "NOTE"),
+        ("tasks", "TASK"),
+        ("communications", "COMMUNICATION"),
+    ):
+        for record in env.snapshot(family)["records"]:
+            props = record["properties"]
+            expected[int(record["id"])] = type_ or (props.get("hs_email_direction") or "EMAIL").upper()
+    assert {r["id"]: r["type"] for r in env.rows("engagement")} == expected
+    calls = {int(r["id"]): r["properties"] for r in env.snapshot("calls")["records"]}
+    for row in env.rows("engagement_call"):
+        props = calls[row["engagement_id"]]
+        owner = props.get("hubspot_owner_id")
+        assert row["property_hubspot_owner_id"] == (int(owner) if owner else None)
+        assert row["property_hs_timestamp"] is not None
+        assert row["_fivetran_deleted"] is False
+    notes = {int(r["id"]): r["properties"] for r in env.snapshot("notes")["records"]}
+    for row in env.rows("engagement_note"):
+        assert row["body"] == notes[row["engagement_id"]].get("hs_note_body")
 
 
 def assert_contract(env: FivetranEnv) -> None:

@@ -1041,15 +1041,18 @@ def write_setting(d: Dialect, s: Session, name: str, value: str) -> None:
 
 
 def record_settings(d: Dialect, s: Session, values: Mapping[str, str]) -> dict[str, str | None]:
-    """Record ``values`` where none is recorded yet; returns what is recorded now."""
-    q = d.quote
-    for name, value in values.items():
-        source, params = d.values_source(
-            [("setting", TEXT), ("value", TEXT)], {"setting": name, "value": value}
-        )
-        insert = {"setting": f"S.{q('setting')}", "value": f"S.{q('value')}", "updated_at": d.now}
-        d.upsert(s, Upsert(SETTINGS.name, ("setting",), source, insert, params=params))
+    """Record ``values`` where none is recorded yet; returns what is recorded now (one read
+    once they are recorded)."""
     recorded = read_settings(d, s)
+    missing = {name: value for name, value in values.items() if recorded.get(name) is None}
+    if missing:
+        q = d.quote
+        for name, value in missing.items():
+            columns = [("setting", TEXT), ("value", TEXT)]
+            source, params = d.values_source(columns, {"setting": name, "value": value})
+            insert = {"setting": f"S.{q('setting')}", "value": f"S.{q('value')}", "updated_at": d.now}
+            d.upsert(s, Upsert(SETTINGS.name, ("setting",), source, insert, params=params))
+        recorded = read_settings(d, s)
     return {name: recorded.get(name) for name in values}
 
 
