@@ -231,6 +231,13 @@ def check_owners(view: WarehouseView, owners: list[dict[str, Any]]) -> list[str]
     return problems
 
 
+def _named(object_type: str) -> str:
+    """A standard object's name for its objectTypeId (``0-421`` -> ``appointments``)."""
+    from hubspot_etl.hooks.object_types import STANDARD_BY_ID
+
+    return STANDARD_BY_ID.get(object_type, object_type)
+
+
 def warehouse_problems(env: Any, owners: bool = True) -> list[str]:
     """Every mismatch between an e2e ``SyncEnv``'s warehouse and its sandbox, over the
     configured objects: records and values, deletes, merges, associations, pipelines, and
@@ -245,7 +252,7 @@ def warehouse_problems(env: Any, owners: bool = True) -> list[str]:
         for name, snap in snapshots.items()
     }
     for name, snap in snapshots.items():
-        object_type = env.objects[name].get("object_type", name)  # a custom object's tables: its own name
+        object_type = _named(env.objects[name].get("object_type", name))  # a custom object's: its own name
         table = table_name_for_object(object_type)
         problems += check_object(view, snap, table, object_type)
         for target in env.objects[name].get("associations", []):
