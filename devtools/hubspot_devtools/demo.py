@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import json
 import os
 import shutil
@@ -40,15 +39,19 @@ import requests
 
 from hubspot_devtools import local
 
+ENGAGEMENT_FAMILIES = ("calls", "emails", "meetings", "notes", "tasks", "communications")
+#: what the shipped dags/hubspot_sync.yaml turns on: the CRM objects, the engagements and line
+#: items, deal-stage history (plus the sandbox's custom object)
 OBJECTS: dict[str, Any] = {
     "contacts": {"associations": ["companies", "deals"]},
     "companies": {"associations": ["contacts", "deals"], "scoring": {"enabled": True}},
-    "deals": {"associations": ["companies", "contacts"]},
+    "deals": {"associations": ["companies", "contacts"], "history": ["dealstage", "amount", "closedate"]},
     "tickets": {"associations": ["contacts"]},
     # the sandbox's custom object; a bare "services" would also mean HubSpot's Services (0-162)
     "services": {"object_type": "p12345678_services", "associations": ["contacts"]},
+    **{family: {"associations": ["contacts", "companies", "deals"]} for family in ENGAGEMENT_FAMILIES},
+    "line_items": {"associations": ["deals"]},
 }
-ENGAGEMENT_FAMILIES = ("calls", "emails", "meetings", "notes", "tasks", "communications")
 TOKEN = "demo-sandbox-token"
 REPORT_COLUMNS = (
     ("object", "object_name"),
@@ -265,11 +268,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _portal_sizes(args: argparse.Namespace) -> dict[str, int]:
-    engagements = _engagement_families() if args.schema_style == "fivetran" else []
+    """Records per object: ``--per-object`` of each, or proportions of ``--records`` contacts."""
+    families = [*ENGAGEMENT_FAMILIES, "line_items", "products"]
     if args.per_object:
         n = args.per_object
         return {"contacts": n, "companies": n, "deals": n, "tickets": n, "custom": n} | dict.fromkeys(
-            engagements, n
+            families, n
         )
     n = args.records
     return {
@@ -278,7 +282,9 @@ def _portal_sizes(args: argparse.Namespace) -> dict[str, int]:
         "deals": max(n * 3 // 10, 10),
         "tickets": max(n // 10, 10),
         "custom": max(n // 20, 10),
-    } | dict.fromkeys(engagements, max(n // 10, 10))
+        "line_items": max(n // 5, 10),
+        "products": 10,
+    } | dict.fromkeys(ENGAGEMENT_FAMILIES, max(n // 10, 10))
 
 
 def _run_all(dag_ids: list[str], label: str, console: Console) -> dict[str, dict[str, Any]]:
@@ -346,25 +352,14 @@ def _demo_view(bq: Any, sf: Any, pg_uri: str, schema: str = "hubspot") -> Any:
 
 
 def demo_objects(schema_style: str) -> dict[str, Any]:
-    """The objects the demo syncs: in fivetran style also the engagement families the sandbox
-    models (with their associations) and property and deal-stage history, so that every
-    Fivetran table has rows."""
+    """The objects the demo syncs; in fivetran style also the property history of contacts and
+    companies, so that every Fivetran table has rows."""
     objects = json.loads(json.dumps(OBJECTS))
-    if schema_style != "fivetran":
-        return objects
-    objects["deals"]["history"] = ["dealstage", "amount", "dealname", "closedate"]
-    objects["contacts"]["history"] = ["lifecyclestage", "email", "firstname", "lastname"]
-    objects["companies"]["history"] = ["name", "industry", "annualrevenue"]
-    for family in _engagement_families():
-        objects[family] = {"associations": ["contacts", "companies", "deals"]}
+    if schema_style == "fivetran":
+        objects["deals"]["history"] = ["dealstage", "amount", "dealname", "closedate"]
+        objects["contacts"]["history"] = ["lifecyclestage", "email", "firstname", "lastname"]
+        objects["companies"]["history"] = ["name", "industry", "annualrevenue"]
     return objects
-
-
-def _engagement_families() -> list[str]:
-    from hubspot_sandbox import generate_portal
-
-    accepted = inspect.signature(generate_portal).parameters
-    return [f for f in ENGAGEMENT_FAMILIES if f in accepted]
 
 
 def _print_fivetran_views(view: Any) -> None:

@@ -13,7 +13,30 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_shipped_config_is_valid_for_every_environment():
     base = load_config(REPO / "dags" / "hubspot_sync.yaml", env="")
-    assert [o.key for o in base.objects] == ["contacts", "companies", "deals", "tickets", "services"]
+    on = [o.key for o in base.objects if o.enabled]
+    off = [o.key for o in base.objects if not o.enabled]
+    assert on == ["contacts", "companies", "deals", "tickets", "services"] + [
+        "calls",
+        "emails",
+        "meetings",
+        "notes",
+        "tasks",
+        "communications",
+        "line_items",
+    ]
+    assert set(off) == {
+        "hubspot_services",
+        "products",
+        "quotes",
+        "invoices",
+        "leads",
+        "goals",
+        "appointments",
+        "courses",
+        "listings",
+    }
+    assert base.object("deals").history == ("dealstage", "amount", "closedate")
+    assert base.object("appointments").object_type == "0-421"
     for env in ("dev", "staging", "prod"):
         assert load_config(REPO / "dags" / "hubspot_sync.yaml", env=env).environment == env
 
