@@ -91,6 +91,15 @@ def test_missing_scope_names_the_scope_and_the_connection(sync_env, monkeypatch,
     assert "'hubspot_default'" in output
 
 
+def test_an_object_library_object_never_activated_is_named_as_such(sync_env, monkeypatch, capfd, caplog):
+    # the generated portal never activated Appointments (0-421)
+    sync_env.write_config({"appointments": {"object_type": "0-421"}}, **RETRIES)
+    use_hubspot(monkeypatch, sync_env, GOOD)
+    output = failed_once(sync_env, capfd, caplog, "hubspot_appointments")
+    assert "object appointments (0-421) is not activated in this portal" in output
+    assert "set enabled: false" in output
+
+
 def test_missing_hubspot_connection_says_how_to_create_it(sync_env, monkeypatch, capfd, caplog):
     sync_env.write_config({"deals": {}}, hubspot_conn_id="hubspot_nowhere", **RETRIES)
     output = failed_once(sync_env, capfd, caplog, "hubspot_deals")

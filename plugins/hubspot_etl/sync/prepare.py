@@ -56,7 +56,7 @@ def prepare(ctx: StepContext) -> Plan:
     info = hook.resolve_object_type(cfg.object_type)
     object_name = info["name"]
     api_type = info.get("object_type_id") or object_name
-    definitions = hook.get_properties(api_type)
+    definitions = _properties(hook, object_name, api_type)
     selected = select_properties(definitions, cfg.properties.include, cfg.properties.exclude)
     pipelines = _fetch_pipelines(hook, object_name, api_type)
     associations = [_object_ref(hook, to) for to in cfg.associations]
@@ -134,6 +134,25 @@ def _note_archived(ctx: StepContext, warehouse: Warehouse, object_name: str) -> 
     archived = sorted(i for i, kind in warehouse.deletion_kinds(object_name).items() if kind == "archived")
     directory = staging_dir(ctx.cfg.staging_base, ctx.dag_id, ctx.run_id, ctx.try_number)
     return write_json(directory, "archived-before.json", archived)
+
+
+def _properties(hook: HubSpotHook, object_name: str, api_type: str) -> list[dict[str, Any]]:
+    """The object's property definitions; an object-library object the portal never activated
+    is unknown to HubSpot (404), which is said as such instead of as a missing resource."""
+    from hubspot_etl.hooks.errors import HubSpotNotFound, HubSpotObjectTypeError
+    from hubspot_etl.hooks.object_types import LIBRARY_OBJECTS
+
+    try:
+        return hook.get_properties(api_type)
+    except HubSpotNotFound as exc:
+        if object_name not in LIBRARY_OBJECTS:
+            raise
+        raise HubSpotObjectTypeError(
+            f"object {object_name} ({api_type}) is not activated in this portal: it comes from "
+            "HubSpot's object library; activate it (Settings > Objects) or set enabled: false for it",
+            endpoint=exc.endpoint,
+            status=exc.status,
+        ) from exc
 
 
 def _fetch_pipelines(hook: HubSpotHook, object_name: str, api_type: str) -> list[dict[str, Any]] | None:
