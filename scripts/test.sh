@@ -5,4 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-exec .venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist; HUBSPOT_ETL_TEST_WORKERS=0 runs in one process). Tests that share
+# files outside their temp dirs (the Airflow-minor virtualenvs, the compose client) stay on
+# one worker each (``xdist_group``, set in tests/conftest.py).
+exec .venv/bin/python -m pytest -n "${HUBSPOT_ETL_TEST_WORKERS:-2}" --dist loadgroup "$@"

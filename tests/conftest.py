@@ -156,3 +156,17 @@ def write_part(tmp_path: Path) -> Callable[[list[dict], str], Path]:
         return path
 
     return write
+
+
+#: test folders (or files) whose tests share files outside their temp dirs: the Airflow-minor
+#: virtualenvs and the wheel build (tests/matrix), the compose client's virtualenv. Under
+#: pytest-xdist each such group runs on one worker, one test after another.
+_SERIAL_GROUPS = {"matrix": "tests/matrix/", "compose": "tests/test_docker_compose.py"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.path)).as_posix()
+        for group, where in _SERIAL_GROUPS.items():
+            if f"/{where}" in path or path.endswith(f"/{where}"):
+                item.add_marker(pytest.mark.xdist_group(group))
