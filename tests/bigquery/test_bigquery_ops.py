@@ -29,14 +29,10 @@ def test_airflow_connection_path(bq_emulator, dataset_name, monkeypatch, write_p
     hook = EndpointBigQueryHook(gcp_conn_id="bq_emulator_test")
     assert hook.api_endpoint == url and hook.anonymous and hook.project_id == project
 
-    class Destination:
-        type = "bigquery"
-        conn_id = "bq_emulator_test"
-        schema_name = dataset_name
-        project = None
-        location = None
+    from hubspot_etl.config import Destination
 
-    wh = get_warehouse(Destination())
+    destination = {"type": "bigquery", "conn_id": "bq_emulator_test", "schema": dataset_name}
+    wh = get_warehouse(Destination.model_validate(destination))
     assert isinstance(wh, BigQueryWarehouse) and wh.gcp_conn_id == "bq_emulator_test"
     wh.ensure_schema()
     assert wh.project == project

@@ -72,12 +72,9 @@ def test_postgres_hook_path_via_env_connection(
         f"postgresql://postgres@/postgres?host={urllib.parse.quote(socket_dir, safe='')}",
     )
 
-    class Destination:
-        type = "postgres"
-        conn_id = "warehouse_test"
+    from hubspot_etl.config import Destination
 
-    Destination.schema_name = schema_name
-    wh = get_warehouse(Destination())
+    wh = get_warehouse(Destination.model_validate({"conn_id": "warehouse_test", "schema": schema_name}))
     assert isinstance(wh, PostgresWarehouse) and wh.postgres_conn_id == "warehouse_test"
     wh.ensure_schema()
     wh.ensure_object_table("contacts", [prop("email")])
