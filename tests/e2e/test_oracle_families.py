@@ -1,6 +1,6 @@
 """Oracle over every object family: engagements (calls, emails, meetings, notes, tasks,
 communications), commerce (products, line items, quotes, invoices), leads, goals and the
-object-library objects a portal activated (appointments, courses, listings), beside contacts,
+object-library objects a portal activated (services, appointments, courses, listings), beside contacts,
 companies, deals and tickets. After a full run, a round of changes in every family (updates,
 a create with an association, deletes, a restore, stage and quantity changes) and an
 incremental run, every table equals the sandbox: records and values, deletes, associations,
@@ -41,6 +41,7 @@ FAMILIES: dict[str, dict] = {
     "leads": {"associations": ["contacts"]},
     "goals": {},
     # object-library objects: by objectTypeId (a bare name may also be a custom object's)
+    "hubspot_services": {"object_type": "0-162", "associations": ["contacts"]},
     "appointments": {"object_type": "0-421", "associations": ["contacts"]},
     "courses": {"object_type": "0-410"},
     "listings": {"object_type": "0-420"},
@@ -63,7 +64,7 @@ SIZES = dict(
     invoices=4,
     leads=4,
     goals=3,
-    object_library={"appointments": 4, "courses": 3, "listings": 3},
+    object_library={"services": 3, "appointments": 4, "courses": 3, "listings": 3},
 )
 
 
@@ -121,6 +122,10 @@ def mutate(env) -> dict[str, int]:
         {"properties": {"hs_appointment_name": "Moved"}},
     )
     env.admin("DELETE", f"objects/listings/{live(env, 'listings')[0]['id']}")
+    services = live(env, "0-162")  # HubSpot's Services (a bare "services" is the custom object)
+    env.admin(
+        "PATCH", f"objects/0-162/{services[0]['id']}", {"properties": {"hs_name": "Onboarding, extended"}}
+    )
     # a stage reversal on a deal (A -> B -> A) and an amount change on another
     first = deals[0]
     stage_a = first["properties"]["dealstage"]

@@ -246,7 +246,7 @@ def warehouse_problems(env: Any, owners: bool = True) -> list[str]:
 
     problems: list[str] = []
     view = env.view
-    snapshots = {name: env.snapshot(name) for name in env.objects}
+    snapshots = {name: env.snapshot(env.objects[name].get("object_type", name)) for name in env.objects}
     live = {
         name: {int(r["id"]) for r in snap["records"] if not r.get("archived")}
         for name, snap in snapshots.items()
