@@ -49,7 +49,7 @@ pytestmark = pytest.mark.slow
 TOKEN = "matrix-token-5c1e7a"
 OBJECTS = {
     "companies": {"associations": ["deals"], "scoring": {"enabled": True}},
-    "deals": {"associations": ["companies"]},
+    "deals": {"associations": ["companies"], "history": ["dealstage", "amount"]},
 }
 EXPECTED_DAGS = {
     "hubspot_companies",
@@ -248,6 +248,13 @@ def test_wheel_parses_and_syncs_on_airflow_minor(
     assert problems == [], problems
     # every record, plus a tombstone per id merged away (merged_into_id names its survivor)
     assert len(view.rows("company")) == len(companies["records"]) + len(companies["merged"]) > 0
+
+    # the history task ran on this minor: every deal the API returns has its stage history
+    # and exactly one open stage row
+    stage_rows = view.rows("deal_stage_history")
+    open_rows = {int(r["object_id"]) for r in stage_rows if r["is_active"]}
+    assert live_deals <= open_rows and sum(1 for r in stage_rows if r["is_active"]) == len(open_rows)
+    assert {int(r["object_id"]) for r in view.rows("deal_property_history")} >= live_deals
 
     registry = view.rows("hs_snapshot_registry")
     assert [r["scoring_status"] for r in registry] == ["success"]
