@@ -164,6 +164,7 @@ def write_part(tmp_path: Path) -> Callable[[list[dict], str], Path]:
 _SERIAL_GROUPS = {"matrix": "tests/matrix/", "compose": "tests/test_docker_compose.py"}
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         path = Path(str(item.path)).as_posix()

@@ -7,6 +7,7 @@ live in the project's virtualenv, and Cython < 3 to build it).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -24,18 +25,27 @@ TOOL_VENV = REPO / ".local" / "compose-venv"
 @pytest.fixture(scope="module")
 def compose_cli() -> Path:
     binary = TOOL_VENV / "bin" / "docker-compose"
-    if not binary.exists():
-        venv.create(TOOL_VENV, with_pip=True)
-        constraints = REPO / ".local" / "compose-constraints.txt"
-        constraints.write_text("cython<3\n")
-        env = {**os.environ, "PIP_CONSTRAINT": str(constraints)}
-        subprocess.run(
-            [str(TOOL_VENV / "bin" / "python"), "-m", "pip", "install", "-q", "docker-compose==1.29.2"],
-            check=True,
-            env=env,
-            timeout=600,
-        )
+    TOOL_VENV.parent.mkdir(parents=True, exist_ok=True)
+    # One builder at a time: pytest-xdist workers (or two checkouts' runs) may both get here.
+    with open(TOOL_VENV.parent / "compose-venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not binary.exists():
+            _build_compose_venv()
     return binary
+
+
+def _build_compose_venv() -> None:
+    """Install the docker-compose 1.29 client into its own virtualenv (PyYAML 5, Cython < 3)."""
+    venv.create(TOOL_VENV, with_pip=True)
+    constraints = REPO / ".local" / "compose-constraints.txt"
+    constraints.write_text("cython<3\n")
+    env = {**os.environ, "PIP_CONSTRAINT": str(constraints)}
+    subprocess.run(
+        [str(TOOL_VENV / "bin" / "python"), "-m", "pip", "install", "-q", "docker-compose==1.29.2"],
+        check=True,
+        env=env,
+        timeout=600,
+    )
 
 
 def test_compose_config_parses(compose_cli):
