@@ -23,6 +23,9 @@ ENDPOINTS = (
     "owners",
     "associations.batch_read",
     "associations.labels",
+    "exports.start",
+    "exports.status",
+    "exports.get",
 )
 
 _V3: dict[str, str] = {
@@ -35,6 +38,9 @@ _V3: dict[str, str] = {
     "owners": "/crm/v3/owners",
     "associations.batch_read": "/crm/v4/associations/{from_type}/{to_type}/batch/read",
     "associations.labels": "/crm/associations/v4/{from_type}/{to_type}/labels",
+    "exports.start": "/crm/v3/exports/export/async",
+    "exports.status": "/crm/v3/exports/export/async/tasks/{task_id}/status",
+    "exports.get": "/crm/v3/exports/export/{export_id}",
 }
 
 _DATED: dict[str, str] = {
@@ -47,6 +53,9 @@ _DATED: dict[str, str] = {
     "owners": "/crm/owners/{v}",
     "associations.batch_read": "/crm/associations/{v}/{from_type}/{to_type}/batch/read",
     "associations.labels": "/crm/associations/{v}/{from_type}/{to_type}/labels",
+    "exports.start": "/crm/exports/{v}/export/async",
+    "exports.status": "/crm/exports/{v}/export/async/tasks/{task_id}/status",
+    "exports.get": "/crm/exports/{v}/export/{export_id}",
 }
 
 _DATE_VERSION = re.compile(r"^\d{4}-\d{2}$")
