@@ -226,7 +226,8 @@ class Warehouse(abc.ABC):
 
     @abc.abstractmethod
     def get_sync_state(self, object_name: str) -> dict | None:
-        """``{object_name, watermark, last_full_load_at, last_run_id, updated_at}`` or None."""
+        """``{object_name, watermark, last_full_load_at, last_run_id, updated_at,
+        deletes_checked_at}`` or None."""
 
     @abc.abstractmethod
     def set_sync_state(
@@ -235,8 +236,17 @@ class Warehouse(abc.ABC):
         watermark: datetime | None,
         last_full_load_at: datetime | None = None,
         run_id: str | None = None,
+        deletes_checked_at: datetime | None = None,
     ) -> None:
-        """Record the watermark; a ``None`` ``last_full_load_at`` keeps the stored one."""
+        """Record the watermark; a ``None`` ``last_full_load_at`` or ``deletes_checked_at``
+        (when the archived listing last ran) keeps the stored one."""
+
+    @abc.abstractmethod
+    def stored_modified(
+        self, object_name: str, property_name: str, ids: Sequence[int]
+    ) -> dict[int, datetime]:
+        """``id -> stored last-modified value`` of the live, complete rows among ``ids`` (see
+        :meth:`SqlWarehouse.stored_modified`); an id left out must be read from HubSpot."""
 
     @abc.abstractmethod
     def write_run_report(self, report: dict) -> None:

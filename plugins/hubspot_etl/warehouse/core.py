@@ -109,6 +109,7 @@ class SqlWarehouse(Relations, History, Leases, TableWriter, Warehouse):
             for table in (*METADATA_TABLES, *lock_rows):
                 self.d.create_table(s, table)
             fivetran.add_missing_columns(self.d, s, PROPERTY_DEFINITION)
+            fivetran.add_missing_columns(self.d, s, SYNC_STATE)
 
     def exists(self) -> bool:
         """True when :meth:`ensure_schema` has run."""
@@ -353,6 +354,37 @@ class SqlWarehouse(Relations, History, Leases, TableWriter, Warehouse):
             )
         return {int(r["id"]): r["kind"] for r in rows}
 
+    def stored_modified(
+        self, object_name: str, property_name: str, ids: Sequence[int]
+    ) -> dict[int, datetime]:
+        """``id -> stored value of property_name`` (the last-modified property) of ``ids``.
+
+        Only live rows with a value, synced after the object's last schema change, are given:
+        a missing, deleted or NULL row, or one loaded before a column was added or widened
+        (it may lack that column's value), is left out, so that a caller compares only rows the
+        warehouse holds completely. Empty when the property has no column (spilled, unknown).
+        """
+        table = table_name_for_object(object_name)
+        found: dict[int, datetime] = {}
+        with self.d.session() as s:
+            spec = self._specs(s, object_name).get(property_name)
+            if spec is None or spec.spilled or not ids or not self.d.table_exists(s, table):
+                return found
+            q = self.d.quote
+            changed = (
+                f"(SELECT MAX(C.{q('at')}) FROM {self._t(SCHEMA_CHANGES.name)} C WHERE C.object_name = @o)"
+            )
+            for chunk in chunks(sorted({int(i) for i in ids}), self.d.ids_per_statement):
+                cond, params = self._in("id", chunk)
+                rows = s.execute(
+                    f"SELECT id, {q(spec.column_name)} AS modified FROM {self._t(table)} "
+                    f"WHERE {cond} AND NOT COALESCE(_is_deleted, FALSE) AND {q(spec.column_name)} IS NOT NULL "
+                    f"AND (_synced_at > {changed} OR {changed} IS NULL)",
+                    params | {"o": object_name},
+                ).rows
+                found.update((int(r["id"]), r["modified"]) for r in rows)
+        return found
+
     def merge_targets(self, object_name: str) -> dict[int, int]:
         with self.d.session() as s:
             rows = self._select(
@@ -367,7 +399,7 @@ class SqlWarehouse(Relations, History, Leases, TableWriter, Warehouse):
     def get_sync_state(self, object_name: str) -> dict | None:
         with self.d.session() as s:
             rows = s.execute(
-                "SELECT object_name, watermark, last_full_load_at, last_run_id, updated_at "
+                "SELECT object_name, watermark, last_full_load_at, last_run_id, updated_at, deletes_checked_at "
                 f"FROM {self._t(SYNC_STATE.name)} WHERE object_name = @o",
                 {"o": object_name},
             ).rows
@@ -379,16 +411,20 @@ class SqlWarehouse(Relations, History, Leases, TableWriter, Warehouse):
         watermark: datetime | None,
         last_full_load_at: datetime | None = None,
         run_id: str | None = None,
+        deletes_checked_at: datetime | None = None,
     ) -> None:
-        """Upsert the sync state (``last_full_load_at=None`` keeps the stored value)."""
+        """Upsert the sync state (``last_full_load_at``/``deletes_checked_at`` None keep the stored value)."""
         row = {"object_name": object_name, "watermark": watermark, "last_full_load_at": last_full_load_at}
         with self.d.session() as s:
             self._merge_rows(
                 s,
                 SYNC_STATE,
-                [row | {"last_run_id": run_id}],
+                [row | {"last_run_id": run_id, "deletes_checked_at": deletes_checked_at}],
                 stamp=("updated_at",),
-                exprs={"last_full_load_at": "COALESCE(S.last_full_load_at, T.last_full_load_at)"},
+                exprs={
+                    "last_full_load_at": "COALESCE(S.last_full_load_at, T.last_full_load_at)",
+                    "deletes_checked_at": "COALESCE(S.deletes_checked_at, T.deletes_checked_at)",
+                },
             )
 
     def write_run_report(self, report: Mapping[str, Any]) -> None:

@@ -184,7 +184,7 @@ SYNC_STATE = Table(
     "_hubspot_sync_state",
     _cols(
         "object_name text !, watermark timestamp, last_full_load_at timestamp, last_run_id text, "
-        "updated_at timestamp ! =now"
+        "updated_at timestamp ! =now, deletes_checked_at timestamp"
     ),
     ("object_name",),
 )
