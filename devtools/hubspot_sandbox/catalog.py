@@ -28,6 +28,7 @@ ALL_SCOPES: list[str] = [
     SCOPE_SCHEMAS,
     SCOPE_OWNERS,
     *FAMILY_SCOPES,
+    "crm.export",
 ]
 
 PROPERTY_TYPES = ("bool", "date", "datetime", "enumeration", "number", "phone_number", "string")

@@ -41,6 +41,17 @@ class SandboxConfig:
     batch_read_max_inputs: int = 100
     association_batch_max_inputs: int = 1000
     owners_max_limit: int = 500
+    #: Exports API (see exports.py): rows per CSV file of a ZIP; a lone CSV over this many bytes
+    #: is zipped; associated ids per row and type; polls / seconds until COMPLETE; exports built
+    #: at once (the rest queue); starts per rolling 24 hours; lifetime of a download URL
+    export_partition_rows: int = 1_000_000
+    export_zip_bytes: int | None = 2_000_000
+    export_association_cap: int | None = 1000
+    export_polls_to_complete: int = 3
+    export_seconds_to_complete: float = 0.0
+    export_max_concurrent: int = 1
+    export_daily_limit: int | None = 30
+    export_url_ttl_s: float = 300.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,6 +18,7 @@ import logging
 import math
 import random
 import re
+import shutil
 import socket
 import threading
 import time
@@ -25,6 +26,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode
 
@@ -40,6 +42,7 @@ from ._util import (
 )
 from .catalog import ALL_SCOPES, SCOPE_OWNERS, SCOPE_SCHEMAS
 from .config import SandboxConfig
+from .exports import Exports
 from .history import HISTORY_BATCH_MESSAGE, MAX_HISTORY_INPUTS
 from .portal import Portal
 
@@ -79,6 +82,7 @@ class Response:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     action: str | None = None
+    file: Path | None = None  # streamed instead of ``body`` (export downloads)
 
 
 @dataclass
@@ -250,6 +254,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(resp.status)
         for key, value in resp.headers.items():
             self.send_header(key, value)
+        if resp.file is not None:
+            self._send_file(resp.file)
+            return
         self.send_header("Content-Length", str(len(resp.body)))
         self.end_headers()
         data = resp.body if resp.action != "truncate" else resp.body[: len(resp.body) // 2]
@@ -261,6 +268,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if resp.action == "truncate":
             self._abort()
+
+    def _send_file(self, path: Path) -> None:
+        """Stream a file body (export downloads: never read into memory)."""
+        self.send_header("Content-Length", str(path.stat().st_size))
+        self.end_headers()
+        try:
+            with open(path, "rb") as fh:
+                shutil.copyfileobj(fh, self.wfile, 1 << 20)
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
 
     def _abort(self) -> None:
         self.close_connection = True
@@ -309,6 +327,7 @@ class SandboxServer:
         self._rng = random.Random(self._rng_seed)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.exports = Exports(self)
         self._routes = self._build_routes()
         self._admin_routes = self._build_admin_routes()
 
@@ -609,6 +628,7 @@ class SandboxServer:
             Route("GET", r(_ACCOUNT), "account.details", self._account),
             Route("GET", r(_LIBRARY), "object_library.enablement", self._library),
             Route("GET", r(rf"{_LIBRARY}/{_SEG}"), "object_library.enablement", self._library_one),
+            *self.exports.routes(),
         ]
 
     @staticmethod
@@ -796,7 +816,7 @@ class SandboxServer:
     def _build_admin_routes(self) -> list[Route]:
         from .admin import admin_routes
 
-        return admin_routes(self)
+        return [*admin_routes(self), *self.exports.admin_routes()]
 
     def _handle_admin(self, method: str, target: str, headers: Any, body: bytes) -> Response:
         raw_path, _, query = target.partition("?")
