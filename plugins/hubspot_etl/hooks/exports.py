@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import re
 import shutil
@@ -51,6 +52,7 @@ import requests
 from hubspot_etl.hooks.errors import (
     HubSpotError,
     HubSpotTransportError,
+    RedactingFilter,
     redact,
     register_secret,
 )
@@ -187,6 +189,7 @@ def download_export(url: str, dest_dir: Path, *, timeout_s: float = 600) -> list
     URL's query string.
     """
     register_secret(_query(url))
+    _scrub_urllib3_logs()
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
     raw = dest / "export.download"
@@ -205,6 +208,14 @@ def download_export(url: str, dest_dir: Path, *, timeout_s: float = 600) -> list
         retry(_download_once, session, url, raw, settings, timeout_s)
     logger.info("HubSpot export downloaded from %s (%d bytes)", redact_url(url), raw.stat().st_size)
     return _unpack(raw, dest)
+
+
+def _scrub_urllib3_logs() -> None:
+    """urllib3 logs every request line at DEBUG, signed query string included: scrub its records
+    of registered secrets (the query string is one) like the hook's own log lines."""
+    pool_logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, RedactingFilter) for f in pool_logger.filters):
+        pool_logger.addFilter(RedactingFilter())
 
 
 def _download_once(
