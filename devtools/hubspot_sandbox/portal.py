@@ -32,7 +32,7 @@ from ._util import FixtureError, PortalError, encode_cursor, iso_ms, parse_datet
 from .history import API, CALCULATED, MERGE, Source
 from .model import LabelDef, ObjectType, Record, RecordVersion
 from .schema import normalize_property, normalize_value
-from .search import run_search
+from .search import id_bounds, run_search
 
 DEFAULT_PORTAL_ID = 12345678
 FIRST_AUTO_TYPE_ID = 1000
@@ -775,8 +775,13 @@ class Portal:
                 raise _not_found(f"{ot.singular} {record_id} not found", ids=[str(record_id)])
             return self._wire(ot, rec, ot.resolve_properties(properties), history)
 
-    def _versions_at(self, ot: ObjectType, at: float | None) -> Iterator[RecordVersion]:
-        for rid in ot.ids:
+    def _versions_at(
+        self, ot: ObjectType, at: float | None, lo: int | None = None, hi: int | None = None
+    ) -> Iterator[RecordVersion]:
+        """Live versions as the index saw them at ``at``, ids in ``[lo, hi)`` (None: unbounded)."""
+        start = bisect.bisect_left(ot.ids, lo) if lo is not None else 0
+        stop = bisect.bisect_left(ot.ids, hi) if hi is not None else len(ot.ids)
+        for rid in ot.ids[start:stop]:
             rec = ot.records[rid]
             ver = rec if at is None else rec.version_at(at)
             if ver is not None and not ver.archived and ver.merged_into is None:
@@ -799,7 +804,8 @@ class Portal:
                 raise _bad("properties must be a list of property names")
             props = ot.resolve_properties(props_in or None)
             at = self.clock() - index_lag_s if index_lag_s and index_lag_s > 0 else None
-            matches = run_search(ot, self._versions_at(ot, at), body)
+            lo, hi = id_bounds(body.get("filterGroups"))
+            matches = run_search(ot, self._versions_at(ot, at, lo, hi), body)
             page = matches[offset : offset + limit]
             out: dict[str, Any] = {"total": len(matches), "results": [ot.wire(v, props) for v in page]}
             if offset + limit < len(matches):

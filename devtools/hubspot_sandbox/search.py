@@ -243,6 +243,34 @@ def sort_versions(
     return [v for _, v in present] + missing
 
 
+def id_bounds(groups: Any) -> tuple[int | None, int | None]:
+    """``[lo, hi)`` of record ids a single filter group's ``hs_object_id`` filters allow.
+
+    Only narrows where the sandbox looks (the full predicate still decides every match), so
+    an id-range search reads its range instead of scanning every record. Anything unusual
+    (several groups, non-numeric values) gives ``(None, None)``: no narrowing.
+    """
+    if not isinstance(groups, list) or len(groups) != 1 or not isinstance(groups[0], dict):
+        return None, None
+    lo: int | None = None
+    hi: int | None = None
+    for flt in groups[0].get("filters") or []:
+        if not isinstance(flt, dict) or flt.get("propertyName") != "hs_object_id":
+            continue
+        op = str(flt.get("operator", "")).upper()
+        try:
+            value = int(str(flt.get("value")))
+        except ValueError:
+            continue
+        start = {"GTE": value, "GT": value + 1, "EQ": value}.get(op)
+        stop = {"LT": value, "LTE": value + 1, "EQ": value + 1}.get(op)
+        if start is not None:
+            lo = start if lo is None else max(lo, start)
+        if stop is not None:
+            hi = stop if hi is None else min(hi, stop)
+    return lo, hi
+
+
 def run_search(
     ot: ObjectType,
     versions: Iterable[RecordVersion],

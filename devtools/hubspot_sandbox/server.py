@@ -7,7 +7,8 @@ threads) around a :class:`~hubspot_sandbox.portal.Portal` and a
 Public HubSpot paths (each under its v3/v4 and 2026-09 spelling, fact sheet §0) go through,
 in order: 414 URL-length check -> endpoint counter -> latency -> injected faults (drop,
 5xx, 429 without Retry-After, truncation) -> bearer-token auth (401) -> scope check (403) ->
-rate limits (search: N/s "SECONDLY"; others: rolling window "TEN_SECONDLY_ROLLING" + daily)
+rate limits (search: N/s "SECONDLY"; rolling window "TEN_SECONDLY_ROLLING" except for the routes
+HubSpot's specs exempt, search and association batch reads; daily for every route)
 -> handler. Admin paths under ``/_sandbox/`` skip all of that (no auth, faults or limits).
 """
 
@@ -201,6 +202,14 @@ class Route:
     name: str
     handler: Callable[[Request], Response]
     scopes: Callable[[Request], list[Any]] | None = None
+    #: HubSpot's ``x-hubspot-rate-limit-exemptions`` of the operation (e.g. ``TEN_SECONDLY``)
+    exemptions: frozenset[str] = frozenset()
+
+
+#: the rolling burst window a route's spec may exempt it from
+TEN_SECONDLY = "ten-secondly"
+#: what HubSpot's specs exempt search and association batch reads from
+_EXEMPT_TEN_SECONDLY = frozenset({TEN_SECONDLY})
 
 
 class _Window:
@@ -515,23 +524,25 @@ class SandboxServer:
         )
 
     def _rate_limit(self, route: Route, token: str) -> tuple[Response | None, dict[str, str]]:
+        """Search's own per-second limit, the ten-secondly window (unless the route is exempt,
+        as HubSpot's specs declare for search and association batch reads) and the daily limit
+        (every route). Exempt routes answer without rate-limit headers, as search does."""
         cfg = self.config
         now = time.monotonic()
-        if route.name == "objects.search":
-            if cfg.search_per_second:
-                ok, _, _ = self._secondly.acquire("search", int(cfg.search_per_second), 1.0, now)
-                if not ok:
-                    self.count("rate_limited.secondly")
-                    body = error_body(
-                        "You have reached your secondly limit.",
-                        "RATE_LIMITS",
-                        errorType="RATE_LIMIT",
-                        policyName="SECONDLY",
-                    )
-                    return _json(429, body), {}
-            return None, {}
+        if route.name == "objects.search" and cfg.search_per_second:
+            ok, _, _ = self._secondly.acquire("search", int(cfg.search_per_second), 1.0, now)
+            if not ok:
+                self.count("rate_limited.secondly")
+                body = error_body(
+                    "You have reached your secondly limit.",
+                    "RATE_LIMITS",
+                    errorType="RATE_LIMIT",
+                    policyName="SECONDLY",
+                )
+                return _json(429, body), {}
+        exempt = TEN_SECONDLY in route.exemptions
         headers: dict[str, str] = {}
-        if cfg.rate_limit_max and cfg.rate_limit_interval_ms:
+        if not exempt and cfg.rate_limit_max and cfg.rate_limit_interval_ms:
             interval_s = cfg.rate_limit_interval_ms / 1000
             ok, remaining, wait = self._window.acquire(token, int(cfg.rate_limit_max), interval_s, now)
             headers = {
@@ -565,6 +576,8 @@ class SandboxServer:
                     policyName="DAILY",
                 )
                 return _json(429, body, daily), daily
+        if exempt:
+            return None, {}
         headers.update(self._daily_headers())
         return None, headers
 
@@ -602,7 +615,14 @@ class SandboxServer:
         r = re.compile
         ts = self._type_scope
         return [
-            Route("POST", r(rf"{_V3}/{_SEG}/search"), "objects.search", self._search, ts),
+            Route(
+                "POST",
+                r(rf"{_V3}/{_SEG}/search"),
+                "objects.search",
+                self._search,
+                ts,
+                _EXEMPT_TEN_SECONDLY,
+            ),
             Route("POST", r(rf"{_V3}/{_SEG}/batch/read"), "objects.batch_read", self._batch_read, ts),
             Route("GET", r(rf"{_V3}/{_SEG}"), "objects.list", self._list, ts),
             Route("GET", r(rf"{_V3}/{_SEG}/{_SEG}"), "objects.get", self._get, ts),
@@ -617,6 +637,7 @@ class SandboxServer:
                 "associations.batch_read",
                 self._assoc_batch_read,
                 self._pair_scopes,
+                _EXEMPT_TEN_SECONDLY,
             ),
             Route(
                 "GET",

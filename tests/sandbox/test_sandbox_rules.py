@@ -133,6 +133,32 @@ def test_rolling_window_429_with_retry_after(demo_srv: SandboxServer, api: Api) 
     assert api.get("/crm/v3/owners").status_code == 200
 
 
+def test_search_and_association_batch_reads_are_exempt_from_the_ten_secondly_window(
+    demo_srv: SandboxServer, api: Api
+) -> None:
+    """As HubSpot's specs declare (``x-hubspot-rate-limit-exemptions: ["ten-secondly"]``): with
+    the window used up, list calls get 429 while search and association batch reads still
+    answer, without rate-limit headers; all three count toward the daily limit."""
+    demo_srv.config.rate_limit_max = 2
+    demo_srv.config.rate_limit_interval_ms = 10_000
+    demo_srv.config.search_per_second = 50
+    demo_srv.config.daily_limit = 7
+    assocs = "/crm/v4/associations/contacts/companies/batch/read"
+    contact = _ids(api.post(SEARCH, {"limit": 1}))[0]  # daily: 1
+    for _ in range(2):  # daily: 3
+        assert api.get("/crm/v3/owners").status_code == 200
+    listed = api.get("/crm/v3/objects/contacts")
+    assert listed.status_code == 429 and listed.json()["policyName"] == "TEN_SECONDLY_ROLLING"
+    for _ in range(2):  # daily: 7
+        read = api.post(assocs, {"inputs": [{"id": contact}]})
+        assert read.status_code == 200, read.text
+        assert not [h for h in read.headers if h.lower().startswith("x-hubspot-ratelimit")]
+        assert api.post(SEARCH, {"limit": 1}).status_code == 200
+    for response in (api.post(assocs, {"inputs": [{"id": contact}]}), api.post(SEARCH, {"limit": 1})):
+        assert response.status_code == 429 and response.json()["policyName"] == "DAILY"
+    assert demo_srv.counters()["rate_limited.ten_secondly"] == 1
+
+
 def test_414_for_long_urls(api: Api, demo_srv: SandboxServer) -> None:
     long_props = ",".join(f"property_number_{i}" for i in range(1000))
     resp = api.get("/crm/v3/objects/contacts", properties=long_props)

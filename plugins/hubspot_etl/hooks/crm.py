@@ -331,7 +331,7 @@ class CrmEndpoints:
         if query:
             body["query"] = query
         path = self.path("objects.search", object_type=object_type)
-        return self._transport.request("objects.search", "POST", path, body=body, search=True)
+        return self._transport.request("objects.search", "POST", path, body=body)
 
     def search(
         self,

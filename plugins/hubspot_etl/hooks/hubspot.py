@@ -23,7 +23,8 @@ The hook is a facade over small parts, each in its own module:
   (:mod:`~hubspot_etl.hooks.retry_policy` decides what is retried and how long to wait);
 * :mod:`~hubspot_etl.hooks.crm` - the CRM endpoints;
 * :mod:`~hubspot_etl.hooks.object_listing` and :mod:`~hubspot_etl.hooks.partitioned_listing` -
-  full listings, serial or in parallel cursor chains;
+  full listings, serial or in parallel cursor chains; :mod:`~hubspot_etl.hooks.full_listing` -
+  a full load's listing through list chains and search id ranges at once;
 * :mod:`~hubspot_etl.hooks.search_windows` - modified-since reads past search's 10,000 cap.
 """
 
@@ -46,6 +47,7 @@ from hubspot_etl.hooks.errors import (
     redact,
     register_secret,
 )
+from hubspot_etl.hooks.full_listing import FullListing
 from hubspot_etl.hooks.log import logger
 from hubspot_etl.hooks.object_listing import ObjectListing
 from hubspot_etl.hooks.partitioned_listing import partitioned_pages
@@ -251,6 +253,30 @@ class HubSpotHook(BaseHook):
     count = _forward("_crm", CrmEndpoints.count)
     id_span = _forward("_crm", CrmEndpoints.id_span)
     iter_objects = _forward("_listing", ObjectListing.iter_objects)
+    #: what :meth:`full_listing` builds (a seam for tests)
+    full_listing_class: type[FullListing] = FullListing
+
+    def full_listing(
+        self,
+        object_type: str,
+        properties: list[str] | None = None,
+        *,
+        max_id: int | None,
+        concurrency: int | None = None,
+    ) -> FullListing:
+        """Every live record of ``object_type`` through list chains and search id ranges at once
+        (see :mod:`hubspot_etl.hooks.full_listing`); its ``search_ranges`` say what search read."""
+        return self.full_listing_class(
+            self._listing,
+            self._crm,
+            self.settings,
+            self.stats,
+            object_type,
+            properties,
+            max_id=max_id,
+            concurrency=concurrency,
+        )
+
     iter_modified = _forward("_modified", ModifiedSearch.iter_modified)
 
     # ------------------------------------------------------------------ seams the unit tests drive

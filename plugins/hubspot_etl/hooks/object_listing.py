@@ -61,18 +61,45 @@ class ObjectListing:
         after = next_after(data)
         if not after:
             return
-        workers = self._transport.settings.list_concurrency if concurrency is None else concurrency
-        codec = None
-        if workers > 1 and max_id is not None and records:
-            codec = IdCursorCodec.detect(after, max(int(r["id"]) for r in records))
-        if codec is None:
+        codec = self.detect_codec(records, after, max_id, concurrency)
+        yield from self.iter_after(read_page, after, codec, max_id, concurrency)
+
+    def iter_after(
+        self,
+        read_page: PageReader,
+        after: str,
+        codec: IdCursorCodec | None,
+        max_id: int | None,
+        concurrency: int | None,
+    ) -> Iterator[list[dict]]:
+        """The pages after the first (whose cursor is ``after``): cursor chains over id ranges
+        up to ``max_id`` when ``codec`` knows the cursor, else one serial chain."""
+        first = codec.start_of(after) if codec is not None else None
+        if codec is None or first is None or max_id is None:
             yield from _serial_pages(read_page, after)
             return
-        first = codec.start_of(after)
-        assert first is not None  # detect() only returns codecs that decode ``after``
+        workers = self.workers(concurrency)
         ranges = split_id_range(first, max_id, workers) if max_id >= first else [(first, None)]
         self._stats.add("list_partitions", len(ranges))
         yield from partitioned_pages(read_page, codec, after, ranges)
+
+    def workers(self, concurrency: int | None) -> int:
+        """Cursor chains a listing runs at once (``concurrency``, default ``list_concurrency``)."""
+        return self._transport.settings.list_concurrency if concurrency is None else concurrency
+
+    def detect_codec(
+        self, records: list[dict], after: str, max_id: int | None, concurrency: int | None
+    ) -> IdCursorCodec | None:
+        """The id codec of the first page's cursor, if a parallel listing is possible at all."""
+        if self.workers(concurrency) <= 1 or max_id is None or not records:
+            return None
+        return IdCursorCodec.detect(after, max(int(r["id"]) for r in records))
+
+    def calls_per_page(self, object_type: str, props: list[str], page_size: int) -> int:
+        """General-budget calls one list page of ``props`` costs (property chunks, or list + batch read)."""
+        path = self._crm.path("objects.list", object_type=object_type)
+        chunks = self.property_chunks(path, props, page_size, False)
+        return len(chunks) if chunks is not None and len(chunks) <= 2 else 2
 
     def page_reader(self, object_type: str, props: list[str], page_size: int, archived: bool) -> PageReader:
         """``read(after) -> (raw first response, records with every property)`` for one listing."""

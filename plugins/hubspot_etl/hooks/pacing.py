@@ -2,7 +2,8 @@
 
 HubSpot enforces a rolling burst window per app (e.g. 190 requests / 10 s, announced in the
 ``X-HubSpot-RateLimit-Max`` / ``-Interval-Milliseconds`` headers) and a separate per-second limit for
-the CRM search endpoints (5/s, no headers). :class:`RollingWindowBudget` models one such window.
+the CRM search endpoints (5/s, no headers); search and association batch reads are exempt from the
+burst window. :class:`RollingWindowBudget` models one such window.
 
 How a slot is accounted (this is what makes "budget == server limit" safe):
 
@@ -172,7 +173,8 @@ def get_budget(
 ) -> RollingWindowBudget:
     """Return the process-wide budget for ``(base_url, token, kind)``, creating or reconfiguring it.
 
-    ``kind`` is ``"general"`` or ``"search"``. A hook joining an existing budget applies its own
+    ``kind`` names the limit (``"general"``, ``"search"``, ``"associations"``: which calls take
+    which is declared once, in :data:`hubspot_etl.hooks.transport.CALL_KINDS`). A hook joining an existing budget applies its own
     ``max_calls``/``interval_s`` (the last configuration wins), so hooks for the same token should
     use the same settings.
     """

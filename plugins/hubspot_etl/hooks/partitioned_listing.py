@@ -3,6 +3,8 @@
 A serial listing makes one request per round trip. When the list cursor is a recognised id
 position (:mod:`hubspot_etl.hooks.id_cursor`), the ids after the first page can be split into
 ranges and each range read by its own chain, started at a cursor forged for its first id.
+:func:`concurrent_pages` runs any such page producers (also the search readers of
+:mod:`hubspot_etl.hooks.full_listing`) in threads.
 """
 
 from __future__ import annotations
@@ -35,21 +37,64 @@ class _ChainFailed:
 _CHAIN_DONE = object()
 
 
+#: a producer runs in its own thread and hands each page to ``put``
+Producer = Callable[[Callable[[list[dict]], None]], None]
+
+
 def partitioned_pages(
     read_page: PageReader,
     codec: IdCursorCodec,
-    first_after: str,
+    first_after: str | None,
     ranges: list[tuple[int, int | None]],
 ) -> Iterator[list[dict]]:
     """Run one cursor chain per id range in threads; yield their pages as they arrive.
 
-    The first range starts at ``first_after`` (the cursor HubSpot sent), every other one at a
-    cursor ``codec`` writes for its first id. A chain keeps only ids inside its range and stops
-    at the first id (or next cursor) past it, so ranges never overlap. The bounded queue keeps
-    memory flat when the consumer is slower than the chains; a failing chain stops the others
-    and its error is raised here.
+    The first range starts at ``first_after`` (the cursor HubSpot sent; None: a forged one like
+    every other range's), every other one at a cursor ``codec`` writes for its first id. A
+    chain keeps only ids inside its range and stops at the first id (or next cursor) past it,
+    so ranges never overlap. A failing chain stops the others and its error is raised here.
     """
-    pages: queue.Queue[Any] = queue.Queue(maxsize=2 * len(ranges))
+    chains = [
+        list_chain(read_page, codec, lo, hi, first_after if index == 0 and first_after else None)
+        for index, (lo, hi) in enumerate(ranges)
+    ]
+    yield from concurrent_pages(chains)
+
+
+def list_chain(
+    read_page: PageReader, codec: IdCursorCodec, lo: int, hi: int | None, cursor: str | None = None
+) -> Producer:
+    """The producer that lists ids ``[lo, hi)`` (``hi`` None: to the end) by one cursor chain."""
+
+    def chain(put: Callable[[list[dict]], None]) -> None:
+        after: str | None = cursor or codec.cursor_for(lo)
+        checked = False
+        while after:
+            data, records = read_page(after)
+            if not checked and any(int(r["id"]) < lo for r in records):
+                raise HubSpotError(
+                    f"the list cursor for id {lo} returned lower ids, so this portal's cursors are "
+                    "not id positions; set the connection extra list_concurrency to 1",
+                    endpoint="objects.list",
+                )
+            checked = True
+            kept = records if hi is None else [r for r in records if int(r["id"]) < hi]
+            put(kept)
+            after = next_after(data)
+            if hi is not None and (len(kept) < len(records) or _past(codec, after, hi)):
+                return
+
+    return chain
+
+
+def concurrent_pages(producers: list[Producer]) -> Iterator[list[dict]]:
+    """Run every producer in its own thread; yield the pages they put as they arrive.
+
+    The bounded queue keeps memory flat when the consumer is slower than the producers; a
+    failing producer stops the others and its error is raised here, as is the consumer
+    going away (the producers stop at their next page).
+    """
+    pages: queue.Queue[Any] = queue.Queue(maxsize=2 * len(producers))
     stopping = threading.Event()
 
     def put(item: Any) -> None:
@@ -61,26 +106,9 @@ def partitioned_pages(
                 continue
         raise _ListingStopped
 
-    def chain(lo: int, hi: int | None, cursor: str | None) -> None:
-        checked = False
-        while cursor and not stopping.is_set():
-            data, records = read_page(cursor)
-            if not checked and any(int(r["id"]) < lo for r in records):
-                raise HubSpotError(
-                    f"the list cursor for id {lo} returned lower ids, so this portal's cursors are "
-                    "not id positions; set the connection extra list_concurrency to 1",
-                    endpoint="objects.list",
-                )
-            checked = True
-            kept = records if hi is None else [r for r in records if int(r["id"]) < hi]
-            put(kept)
-            cursor = next_after(data)
-            if hi is not None and (len(kept) < len(records) or _past(codec, cursor, hi)):
-                return
-
-    def run(index: int, lo: int, hi: int | None) -> None:
+    def run(producer: Producer) -> None:
         try:
-            chain(lo, hi, first_after if index == 0 else codec.cursor_for(lo))
+            producer(put)
             put(_CHAIN_DONE)
         except _ListingStopped:
             pass
@@ -90,11 +118,11 @@ def partitioned_pages(
             except _ListingStopped:
                 pass
 
-    pool = ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="hubspot-list")
+    pool = ThreadPoolExecutor(max_workers=len(producers), thread_name_prefix="hubspot-list")
     try:
-        for index, (lo, hi) in enumerate(ranges):
-            pool.submit(run, index, lo, hi)
-        running = len(ranges)
+        for producer in producers:
+            pool.submit(run, producer)
+        running = len(producers)
         while running:
             item = pages.get()
             if item is _CHAIN_DONE:

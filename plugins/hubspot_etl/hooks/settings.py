@@ -31,9 +31,23 @@ class HubSpotSettings:
     rate_limit_max: int = 180
     rate_limit_interval_ms: int = 10_000
     search_per_second: int = 4
-    #: search requests also take a slot of the general burst budget (conservative; HubSpot's spec
-    #: says search is exempt from the ten-secondly limit, which is UNVERIFIED)
-    search_counts_toward_rate_limit: bool = True
+    #: search requests also take a slot of the general burst budget. HubSpot's published specs
+    #: exempt search from the ten-secondly limit (``x-hubspot-rate-limit-exemptions``), so by
+    #: default they do not; set True for a portal or app where search does count.
+    search_counts_toward_rate_limit: bool = False
+    #: association batch reads per ``rate_limit_interval_ms`` (their own budget: the spec exempts
+    #: them from the ten-secondly limit too; 0 disables their pacing)
+    association_rate_limit_max: int = 180
+    #: association batch reads also take a slot of the general burst budget
+    associations_count_toward_rate_limit: bool = False
+    #: a full listing also reads id ranges through search, beside the list chains, when search
+    #: has its own budget (see :mod:`hubspot_etl.hooks.full_listing`)
+    full_load_search: bool = True
+    #: search readers a full listing runs at once (each pages its own id range)
+    search_concurrency: int = 3
+    #: objects with more requested properties are listed only (HubSpot documents no property cap
+    #: for search; this keeps request bodies modest)
+    full_load_search_max_properties: int = 400
     max_retries: int = 8
     connect_timeout: float = 10.0
     read_timeout: float = 120.0

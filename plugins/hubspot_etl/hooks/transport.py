@@ -110,13 +110,12 @@ class HubSpotTransport:
         *,
         params: dict[str, Any] | None = None,
         body: Any = None,
-        search: bool = False,
         max_attempts: int | None = None,
     ) -> dict:
         """Send one logical request with pacing and retries; return the parsed JSON body.
 
-        :param endpoint: logical endpoint name (``stats.calls`` key, error and log context).
-        :param search: the request counts against the search budget (and HubSpot's search limits).
+        :param endpoint: logical endpoint name (``stats.calls`` key, error and log context); its
+            :data:`CALL_KINDS` entry decides which rate limits the request counts against.
         :param max_attempts: attempts in all (default: ``max_retries + 1``).
         """
         settings = self.settings
@@ -129,22 +128,22 @@ class HubSpotTransport:
             )
         attempts = max_attempts or settings.max_retries + 1
         retry = retrying(settings, endpoint=endpoint, attempts=attempts, stats=self._stats, sleep=self._sleep)
-        return retry(self._attempt, endpoint, method, url, body, search)
+        return retry(self._attempt, endpoint, method, url, body)
 
-    def _budgets(self, search: bool) -> list[RollingWindowBudget]:
+    def budgets(self, endpoint: str) -> dict[str, RollingWindowBudget]:
+        """The shared budgets a request to ``endpoint`` takes a slot of, by budget name."""
         s = self.settings
-        general = get_budget(
-            s.base_url, s.token, "general", s.rate_limit_max, s.rate_limit_interval_ms / 1000
-        )
-        if not search:
-            return [general]
-        searches = get_budget(s.base_url, s.token, "search", s.search_per_second, 1.0)
-        return [searches, general] if s.search_counts_toward_rate_limit else [searches]
+        return {
+            name: get_budget(s.base_url, s.token, name, *budget_limits(name, s))
+            for name in budget_names(call_kind(endpoint), s)
+        }
 
-    def _attempt(self, endpoint: str, method: str, url: str, body: Any, search: bool) -> dict:
+    def _attempt(self, endpoint: str, method: str, url: str, body: Any) -> dict:
         """One paced HTTP exchange; raises :class:`RetryableFailure` for what may be retried."""
         settings = self.settings
-        budgets = self._budgets(search)
+        kind = call_kind(endpoint)
+        named = self.budgets(endpoint)
+        budgets = list(named.values())
         for budget in budgets:
             self._stats.waited(budget.acquire())
         try:
@@ -162,14 +161,56 @@ class HubSpotTransport:
         finally:
             for budget in budgets:
                 budget.release()
-        if not search:
-            budgets[-1].observe(*headers_to_limits(response.headers))
+        if GENERAL in named:  # the rate-limit headers describe the ten-secondly window
+            named[GENERAL].observe(*headers_to_limits(response.headers))
         status = response.status_code
         if 200 <= status < 300:
             return _json_body(endpoint, status, text)
         if status == 429:
             self._stats.add("http_429")
-        raise failure_for_status(settings, endpoint, status, text, response.headers, search)
+        raise failure_for_status(settings, endpoint, status, text, response.headers, kind == SEARCH)
+
+
+#: kinds of call, each with its own HubSpot rate limit
+GENERAL, SEARCH, ASSOCIATIONS = "general", "search", "associations"
+#: endpoint -> kind of call; every endpoint not listed is ``general`` (the ten-secondly window).
+#: HubSpot's specs exempt search and association batch reads from the ten-secondly limit
+#: (``x-hubspot-rate-limit-exemptions: ["ten-secondly"]``); search has its own 5 / s.
+CALL_KINDS: dict[str, str] = {"objects.search": SEARCH, "associations.batch_read": ASSOCIATIONS}
+
+
+def call_kind(endpoint: str) -> str:
+    """The kind of call a request to ``endpoint`` is (see :data:`CALL_KINDS`)."""
+    return CALL_KINDS.get(endpoint, GENERAL)
+
+
+def budget_names(kind: str, settings: HubSpotSettings) -> tuple[str, ...]:
+    """The budgets a call of ``kind`` takes a slot of: its own, and the general one unless the
+    settings say it is exempt (``search_counts_toward_rate_limit``,
+    ``associations_count_toward_rate_limit``)."""
+    counts_toward_general = {
+        GENERAL: True,
+        SEARCH: settings.search_counts_toward_rate_limit,
+        ASSOCIATIONS: settings.associations_count_toward_rate_limit,
+    }[kind]
+    own = () if kind == GENERAL else (kind,)
+    return (*own, GENERAL) if counts_toward_general else own
+
+
+def budget_limits(name: str, settings: HubSpotSettings) -> tuple[int, float]:
+    """``(max_calls, interval_s)`` of the budget ``name`` under ``settings``."""
+    interval_s = settings.rate_limit_interval_ms / 1000
+    return {
+        GENERAL: (settings.rate_limit_max, interval_s),
+        SEARCH: (settings.search_per_second, 1.0),
+        ASSOCIATIONS: (settings.association_rate_limit_max, interval_s),
+    }[name]
+
+
+def budget_rate(name: str, settings: HubSpotSettings) -> float | None:
+    """Requests per second the budget ``name`` allows (None: not paced)."""
+    max_calls, interval_s = budget_limits(name, settings)
+    return max_calls / interval_s if max_calls and interval_s > 0 else None
 
 
 def _json_body(endpoint: str, status: int, text: str) -> dict:
