@@ -53,6 +53,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 import zipfile
 from collections import deque
 from dataclasses import dataclass, field
@@ -141,6 +142,7 @@ class Exports:
         self.next_outcome: str | None = None
         self.secret = secrets.token_bytes(32)
         self.dir = Path(tempfile.mkdtemp(prefix="hubspot-sandbox-exports-"))
+        weakref.finalize(self, shutil.rmtree, self.dir, ignore_errors=True)  # files go with the server
 
     # ------------------------------------------------------------------ routes
     def routes(self) -> list[Route]:

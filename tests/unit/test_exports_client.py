@@ -40,7 +40,8 @@ def test_start_export_sends_a_csv_view_with_internal_names_and_values() -> None:
     assert (task, endpoint, method, path) == ("77", "exports.start", "POST", "/crm/v3/exports/export/async")
     assert body["exportType"] == "VIEW" and body["format"] == "CSV"
     assert body["objectProperties"] == ["email", "createdate"]
-    assert body["associatedObjectType"] == ["companies"]
+    assert body["objectType"] == "0-1"
+    assert body["associatedObjectType"] == ["0-2"]
     assert body["exportInternalValuesOptions"] == ["NAMES", "VALUES"]
     assert body["includePrimaryDisplayPropertyForAssociatedObjects"] is False
 
@@ -248,3 +249,17 @@ def test_ragged_rows_fail(tmp_path: Path) -> None:
     path = _csv(tmp_path, "bad.csv", "Record ID,email\n1,a,b\n")
     with pytest.raises(ValueError, match="line 2"):
         list(exports.iter_export_records([path], ["email"], []))
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ("contacts", "0-1"),
+        ("COMPANY", "0-2"),
+        ("0-3", "0-3"),
+        ("2-123456", "2-123456"),
+        ("services", "services"),
+    ],
+)
+def test_object_types_are_sent_as_ids_when_unambiguous(given: str, sent: str) -> None:
+    assert exports.export_type_ref(given) == sent

@@ -57,7 +57,7 @@ from hubspot_etl.hooks.errors import (
     register_secret,
 )
 from hubspot_etl.hooks.log import logger
-from hubspot_etl.hooks.object_types import last_modified_property
+from hubspot_etl.hooks.object_types import LIBRARY_OBJECTS, last_modified_property, standard_object_type
 from hubspot_etl.hooks.paths import build_path
 from hubspot_etl.hooks.retry_policy import RetryableFailure, failure_for_status, retrying
 from hubspot_etl.hooks.settings import USER_AGENT, HubSpotSettings
@@ -122,6 +122,17 @@ class ExportStatus:
         return self.state in FAILED_STATES
 
 
+def export_type_ref(object_type: str) -> str:
+    """The object type as the Exports API wants it: standard objects by their id (``0-1``),
+    which no portal can make ambiguous; anything else (custom objects must be named by their
+    ``objectTypeId``, ``2-...``) as given. Object-library names stay as given too: a custom
+    object may carry the same name (see :func:`~hubspot_etl.hooks.object_types.ambiguity`)."""
+    info = standard_object_type(object_type)
+    if info is None or str(object_type).strip().lower() in LIBRARY_OBJECTS:
+        return object_type
+    return str(info["object_type_id"])
+
+
 def _path(hook: HubSpotHook, endpoint: str, **params: str) -> str:
     return build_path(hook.settings.api_version, endpoint, **params)
 
@@ -133,15 +144,17 @@ def start_export(
 
     ``properties`` are exported as they are given (the caller includes the created and
     last-modified properties); ``associations`` are the associated object types (names or ids)
-    whose record ids each row carries. Needs the token scope ``crm.export``.
+    whose record ids each row carries (standard types are sent as ids, see
+    :func:`export_type_ref`; the file's association columns follow this order). Needs the
+    token scope ``crm.export``.
     """
     body: dict[str, Any] = {
         "exportType": "VIEW",
         "format": "CSV",
         "exportName": name,
-        "objectType": object_type,
+        "objectType": export_type_ref(object_type),
         "objectProperties": list(dict.fromkeys(properties)),
-        "associatedObjectType": list(dict.fromkeys(associations)),
+        "associatedObjectType": [export_type_ref(a) for a in dict.fromkeys(associations)],
         "language": "EN",
         "exportInternalValuesOptions": ["NAMES", "VALUES"],
         "includePrimaryDisplayPropertyForAssociatedObjects": False,
