@@ -263,3 +263,11 @@ def test_ragged_rows_fail(tmp_path: Path) -> None:
 )
 def test_object_types_are_sent_as_ids_when_unambiguous(given: str, sent: str) -> None:
     assert exports.export_type_ref(given) == sent
+
+
+def test_updated_at_without_object_type_takes_the_non_empty_modified_column(tmp_path: Path) -> None:
+    path = _csv(
+        tmp_path, "a.csv", "Record ID,hs_lastmodifieddate,lastmodifieddate\n1,,2024-05-01T00:00:00.000Z\n"
+    )
+    (page,) = exports.iter_export_records([path], [], [])
+    assert page[0]["updatedAt"] == "2024-05-01T00:00:00.000Z"

@@ -319,8 +319,8 @@ class _Columns:
     record_id: int
     properties: list[tuple[str, int]]
     associations: list[tuple[str, int]]
-    created: int | None
-    modified: int | None
+    created: list[int]  # candidate columns, first non-empty wins
+    modified: list[int]
 
 
 def _columns(
@@ -348,8 +348,8 @@ def _columns(
         record_id=ids[0],
         properties=props,
         associations=list(zip(associations, assoc_idx, strict=True)),
-        created=next((index[n] for n in _CREATED if n in index), None),
-        modified=next((index[n] for n in modified if n in index), None),
+        created=[index[n] for n in _CREATED if n in index],
+        modified=[index[n] for n in modified if n in index],
     )
 
 
@@ -372,13 +372,11 @@ def _record(row: list[str], cols: _Columns, cap: int) -> dict[str, Any]:
         links[target] = ids
         if cap and len(ids) >= cap:
             capped.append(target)
-    created = row[cols.created] if cols.created is not None else None
-    modified = row[cols.modified] if cols.modified is not None else None
     return {
         "id": rid,
         "properties": props,
-        "createdAt": _timestamp(created or None),
-        "updatedAt": _timestamp(modified or None),
+        "createdAt": _timestamp(next((row[i] for i in cols.created if row[i]), None)),
+        "updatedAt": _timestamp(next((row[i] for i in cols.modified if row[i]), None)),
         "archived": False,
         "associations": links,
         "associations_capped": capped,
@@ -402,8 +400,8 @@ def iter_export_records(
     ``properties`` holds every property column of the file (each requested one must be there;
     empty cells are None; ``hs_object_id`` is the record id). ``associations`` are the types
     passed to :func:`start_export`, in the same order (the files' association columns follow
-    it). ``object_type`` picks its last-modified property for ``updatedAt`` (without it:
-    ``hs_lastmodifieddate``, else ``lastmodifieddate``). ``association_cap``: the per-row cap
+    it). ``object_type`` picks its last-modified property for ``updatedAt`` (without it: the
+    first non-empty of ``hs_lastmodifieddate`` and ``lastmodifieddate``). ``association_cap``: the per-row cap
     the export applied (0: none). Files are read one row at a time.
     """
     csv.field_size_limit(max(csv.field_size_limit(), 64 << 20))  # huge association cells
