@@ -412,6 +412,7 @@ class PostgresWarehouse(SqlWarehouse):
         if len(sources) != 1:
             raise ValueError("pass exactly one of postgres_conn_id, conninfo, connection_factory")
         self.schema, self.postgres_conn_id = schema, postgres_conn_id
+        self._hook: Any = None
         if connection_factory is None:
             connection_factory = (lambda: psycopg.connect(conninfo)) if conninfo else self._airflow_connection
         super().__init__(PostgresDialect(schema, connection_factory), max_property_columns, fivetran_schema)
@@ -427,10 +428,10 @@ class PostgresWarehouse(SqlWarehouse):
         """
         from airflow.providers.postgres.hooks import postgres as provider
 
-        hook = provider.PostgresHook(postgres_conn_id=self.postgres_conn_id)
+        hook = self._provider_hook()
         if getattr(provider, "USE_PSYCOPG3", False):
             return hook.get_conn()  # type: ignore[return-value]
-        conn = hook.get_connection(self.postgres_conn_id)
+        conn = hook.connection
         extras = dict(conn.extra_dejson or {})
         login, password, port = conn.login, conn.password, conn.port
         if extras.get("iam"):
@@ -439,6 +440,18 @@ class PostgresWarehouse(SqlWarehouse):
         arguments |= {"dbname": conn.schema, "port": port}
         arguments.update((k, v) for k, v in extras.items() if k not in hook.ignored_extra_options)
         return psycopg.connect(**{k: v for k, v in arguments.items() if v not in (None, "")})
+
+    def _provider_hook(self) -> Any:
+        """One ``PostgresHook`` per warehouse: it looks the Airflow connection up once.
+
+        Each lookup is a request to Airflow's API server from a task, and a sync opens a
+        connection per transaction.
+        """
+        if self._hook is None:
+            from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+            self._hook = PostgresHook(postgres_conn_id=self.postgres_conn_id)
+        return self._hook
 
 
 _PERMANENT = (
