@@ -51,6 +51,9 @@ _OBJECT_TYPE_ID = re.compile(r"^[02]-\d+$")
 _PROPERTY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-.]{0,99}")
 #: ``history: all``: the history of every property the object syncs
 HISTORY_ALL = "all"
+#: ``full_load_method`` values
+FULL_LOAD_LIST, FULL_LOAD_EXPORT, FULL_LOAD_AUTO = "list", "export", "auto"
+FULL_LOAD_METHODS = (FULL_LOAD_LIST, FULL_LOAD_EXPORT, FULL_LOAD_AUTO)
 
 
 def _unambiguous(name: str) -> str:
@@ -209,6 +212,16 @@ class SyncSettings(_Scheduled):
     association_refresh: str = "every_run"
     lease_wait_seconds: int = Field(default=60, ge=0, le=3600)
     keep_staged_files: bool = False
+    #: how a full run reads the records: ``list`` (the list API, paged), ``export`` (HubSpot's
+    #: Exports API: one bulk file, waited for by a trigger) or ``auto`` (export when the live
+    #: count reaches ``export_threshold``); see ``hubspot_etl.sync.bulk_export``
+    full_load_method: str = FULL_LOAD_LIST
+    export_threshold: int = Field(default=2_000_000, ge=1)
+    #: how often the triggerer asks HubSpot whether an export is ready, and how long it waits
+    export_poll_seconds: int = Field(default=30, ge=1, le=3600)
+    export_timeout_minutes: int = Field(default=360, ge=1, le=7 * 24 * 60)
+    #: associated ids HubSpot keeps per export row and type; a row reaching it is re-read
+    export_association_cap: int = Field(default=1000, ge=1)
 
     @model_validator(mode="after")
     def _default_part_size(self) -> SyncSettings:
@@ -223,6 +236,13 @@ class SyncSettings(_Scheduled):
     @classmethod
     def _valid_full_refresh(cls, value: str | None) -> str | None:
         return valid_cron(value)
+
+    @field_validator("full_load_method")
+    @classmethod
+    def _valid_full_load_method(cls, value: str) -> str:
+        if value not in FULL_LOAD_METHODS:
+            raise ValueError(f"{value!r} is none of {', '.join(FULL_LOAD_METHODS)}")
+        return value
 
     @field_validator("association_refresh")
     @classmethod

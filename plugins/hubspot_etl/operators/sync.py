@@ -134,10 +134,50 @@ class HubSpotPrepareOperator(HubSpotSyncStepOperator):
 
 
 class HubSpotExtractOperator(HubSpotSyncStepOperator):
-    """Streams the window's records from HubSpot into staged NDJSON parts."""
+    """Streams the window's records from HubSpot into staged NDJSON parts.
+
+    A full run whose ``full_load_method`` picks HubSpot's Exports API starts the export and
+    defers: :class:`~hubspot_etl.triggers.export.HubSpotExportTrigger` waits for it in the
+    triggerer (no worker or pool slot is held), then :meth:`execute_complete` stages the file
+    (:mod:`hubspot_etl.sync.bulk_export`).
+    """
 
     step = EXTRACT
     inputs = (PREPARE,)
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from hubspot_etl.operators.failures import fail_fast_on_setup_errors
+        from hubspot_etl.sync import bulk_export
+        from hubspot_etl.triggers.export import HubSpotExportTrigger
+
+        ctx, plan = self._context_and_plan(context)
+        with fail_fast_on_setup_errors(self.object_config):
+            started = bulk_export.begin(ctx, plan)
+        if started is None:
+            return super().execute(context)
+        log.info("waiting for HubSpot export %s in the triggerer", started.export_id)
+        self.defer(
+            trigger=HubSpotExportTrigger(
+                hubspot_conn_id=self.object_config.hubspot_conn_id,
+                export_id=started.export_id,
+                poll_interval_s=self.object_config.export_poll_seconds,
+                deadline=bulk_export.deadline(ctx),
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resumed once the export ended: stage its records (or fail naming why it gave none)."""
+        from hubspot_etl.operators.failures import fail_fast_on_setup_errors
+        from hubspot_etl.sync import bulk_export
+
+        ctx, plan = self._context_and_plan(context)
+        with fail_fast_on_setup_errors(self.object_config):
+            return _to_xcom(bulk_export.finish(ctx, plan, dict(event or {})))
+
+    def _context_and_plan(self, context: Any) -> tuple[StepContext, Any]:
+        plan = _from_xcom(PREPARE, self._pull(context["ti"], PREPARE))
+        return build_step_context(self.object_config, context), plan
 
 
 class HubSpotLoadOperator(HubSpotSyncStepOperator):

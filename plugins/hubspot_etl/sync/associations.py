@@ -45,7 +45,12 @@ def associations(ctx: StepContext, plan: Plan, manifest: Manifest) -> Associatio
     else:
         ids = sorted(set(ids_in_parts(manifest.parts)))
     before = _association_calls(hook)
-    counts, changed = refresh_associations(ctx, hook, warehouse, plan, plan.associations, ids)
+    if manifest.method == "export" and plan.mode == FULL:  # from the export's columns (bulk_export)
+        from hubspot_etl.sync.bulk_export import refresh_from_export
+
+        counts, changed, _ = refresh_from_export(ctx, hook, warehouse, plan, manifest)
+    else:
+        counts, changed = refresh_associations(ctx, hook, warehouse, plan, plan.associations, ids)
     refresh = AssociationRefresh(
         scope=scope, records=len(ids), calls=_association_calls(hook) - before, changed=changed
     )
@@ -89,11 +94,25 @@ def refresh_associations(
             for chunk, rows in _ordered_map(pool, fetch, id_chunks, ahead=2 * workers):
                 total += len(rows)
                 if warehouse is not None:
-                    with warehouse.object_lock(plan.object_name):
-                        warehouse.acquire_run_lease(plan.object_name, ctx.run_id, lease_ttl(ctx.cfg))
-                        changed += warehouse.replace_associations(source.name, target.name, chunk, rows)
+                    changed += write_associations(ctx, warehouse, plan, source, target, chunk, rows)
             counts[target.name] = total
     return counts, changed
+
+
+def write_associations(
+    ctx: StepContext,
+    warehouse: Warehouse,
+    plan: Plan,
+    source: ObjectRef,
+    target: ObjectRef,
+    ids: list[int],
+    rows: list[dict[str, Any]],
+) -> int:
+    """Make the ``source -> target`` associations of ``ids`` equal ``rows`` under the object
+    lock and the run lease; returns rows changed."""
+    with warehouse.object_lock(plan.object_name):
+        warehouse.acquire_run_lease(plan.object_name, ctx.run_id, lease_ttl(ctx.cfg))
+        return warehouse.replace_associations(source.name, target.name, ids, rows)
 
 
 def _ordered_map(

@@ -143,6 +143,10 @@ class Manifest:
     extract_started_at: str
     api_calls: ApiCalls
     preloaded: dict[str, PartLoad] = field(default_factory=dict)  # part_id -> what it loaded
+    #: how the records were read: "list" (list or search API) or "export" (Exports API; see
+    #: sync.bulk_export), and, for an export, its association columns as staged parts
+    method: str = "list"
+    association_parts: list[Part] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -153,6 +157,8 @@ class Manifest:
             "extract_started_at": self.extract_started_at,
             "api_calls": self.api_calls,
             "preloaded": {part_id: done.as_dict() for part_id, done in self.preloaded.items()},
+            "method": self.method,
+            "association_parts": [part.as_dict() for part in self.association_parts],
         }
 
     @classmethod
@@ -166,6 +172,8 @@ class Manifest:
             extract_started_at=value["extract_started_at"],
             api_calls=value["api_calls"],
             preloaded={k: PartLoad(rows=v["rows"], rejects=v["rejects"]) for k, v in preloaded.items()},
+            method=value.get("method", "list"),
+            association_parts=[Part.from_dict(part) for part in value.get("association_parts") or []],
         )
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -55,27 +56,42 @@ def extract(ctx: StepContext, plan: Plan) -> Manifest:
     """Stream the records of the window (or all of them) into staged NDJSON parts."""
     hook = ctx.hook()
     started = ctx.now()
-    limit = plan.limit
+    changes = _ChangeCounter(parse_datetime(plan.old_watermark))
+    staged = stage(ctx, plan, lambda writer: _write_records(hook, plan, writer, plan.limit, changes))
+    return Manifest(
+        parts=staged.parts,
+        records=sum(part.rows for part in staged.parts),
+        records_changed=changes.count,
+        complete=staged.complete,
+        extract_started_at=started.isoformat(),
+        api_calls=hook.stats.as_dict(),
+        preloaded=staged.preloaded,
+    )
+
+
+@dataclass(frozen=True)
+class Staged:
+    """What :func:`stage` wrote: the parts, whether ``fill`` completed, the parts preloaded."""
+
+    parts: list[Part]
+    complete: bool
+    preloaded: dict[str, PartLoad]
+
+
+def stage(ctx: StepContext, plan: Plan, fill: Callable[[PartWriter], bool]) -> Staged:
+    """Stage what ``fill`` writes as this attempt's parts, loading them meanwhile with
+    ``load_during_extract``. Every extract path stages through it: the list and search reads
+    here, HubSpot's Exports API in :mod:`.bulk_export`. ``fill`` returns False if cut short."""
     preloader = _Preloader(ctx, plan) if ctx.cfg.load_during_extract and not plan.dry_run else None
     on_part = preloader.submit if preloader is not None else None
-    changes = _ChangeCounter(parse_datetime(plan.old_watermark))
     try:
         with part_writer(ctx, on_part=on_part) as writer:
-            complete = _write_records(hook, plan, writer, limit, changes)
+            complete = fill(writer)
     except BaseException:
         if preloader is not None:
             preloader.finish()  # let a part being loaded commit or roll back before the error
         raise
-    stats = hook.stats.as_dict()
-    return Manifest(
-        parts=list(writer.parts),
-        records=sum(part.rows for part in writer.parts),
-        records_changed=changes.count,
-        complete=complete,
-        extract_started_at=started.isoformat(),
-        api_calls=stats,
-        preloaded=preloader.finish() if preloader is not None else {},
-    )
+    return Staged(list(writer.parts), complete, preloader.finish() if preloader is not None else {})
 
 
 class _ChangeCounter:
@@ -108,7 +124,19 @@ def _write_records(
         records = _full_records(hook, plan, max_id, concurrency=1 if limit is not None else None)
     else:
         records = _modified_records(hook, plan)
-    progress = Progress(f"extract {plan.object_name}", expected)
+    return write_batches(records, writer, limit, changes, Progress(f"extract {plan.object_name}", expected))
+
+
+def write_batches(
+    records: Iterable[list[dict[str, Any]]],
+    writer: PartWriter,
+    limit: int | None,
+    changes: _ChangeCounter,
+    progress: Progress,
+) -> bool:
+    """Write batches of records into ``writer`` (counting changes, logging progress); False if
+    ``limit`` cut them short. The list, search and export reads (:mod:`.bulk_export`) all
+    stage through it."""
     complete = True
     for batch in records:
         if limit is not None and writer.rows_written + len(batch) >= limit:
