@@ -78,9 +78,13 @@ def expected_records(srv: SandboxServer, hook: HubSpotHook, props: list[str]) ->
 
 @pytest.mark.parametrize("partition_rows", [1_000_000, 20])
 def test_export_gives_the_list_api_records(
-    srv: SandboxServer, tmp_path: Path, partition_rows: int, caplog: pytest.LogCaptureFixture
+    srv: SandboxServer,
+    tmp_path: Path,
+    partition_rows: int,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    srv.config.export_partition_rows = partition_rows
+    monkeypatch.setattr(srv.config, "export_partition_rows", partition_rows)
     hook = make_hook(srv)
     props = contact_properties(hook)
     with caplog.at_level(logging.DEBUG):
@@ -149,3 +153,15 @@ def test_daily_cap_is_not_retried(srv: SandboxServer) -> None:
     finally:
         srv.config.export_daily_limit = None
     assert hook.stats.calls["exports.start"] == 2
+
+
+def test_dated_api_version_paths(srv: SandboxServer, tmp_path: Path) -> None:
+    hook = HubSpotHook.from_params(TOKEN, host=srv.url, api_version="2026-03")
+    task = exports.start_export(hook, "contacts", ["email"], [], name="dated")
+    status = exports.export_status(hook, task)
+    while not (status.done or status.failed):
+        status = exports.export_status(hook, task)
+    assert status.done
+    assert srv.counters()["exports.start"] >= 1
+    (path,) = exports.download_export(status.download_url or "", tmp_path)
+    assert path.read_text().startswith("Record ID,email")
