@@ -210,6 +210,9 @@ class SyncSettings(_Scheduled):
     #: when an incremental run refreshes the associations of every live record (not only of
     #: the records it read): every_run, full_only, hourly, daily, weekly or a cron expression
     association_refresh: str = "every_run"
+    #: when an incremental run lists the archived records (deletes, purges, merges into records
+    #: archived since): same values as ``association_refresh``; full runs always do
+    deletes_check: str = "every_run"
     lease_wait_seconds: int = Field(default=60, ge=0, le=3600)
     keep_staged_files: bool = False
     #: how a full run reads the records: ``list`` (the list API, paged), ``export`` (HubSpot's
@@ -244,7 +247,7 @@ class SyncSettings(_Scheduled):
             raise ValueError(f"{value!r} is none of {', '.join(FULL_LOAD_METHODS)}")
         return value
 
-    @field_validator("association_refresh")
+    @field_validator("association_refresh", "deletes_check")
     @classmethod
     def _valid_association_refresh(cls, value: str) -> str:
         from hubspot_etl.sync.plan import EVERY_RUN, FULL_ONLY, REFRESH_ALIASES

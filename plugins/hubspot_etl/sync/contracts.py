@@ -66,6 +66,8 @@ class Plan:
     limit: int | None
     schema_changes: dict[str, Any]  # SchemaChangeSummary.as_dict(); {} on a dry run
     api_calls: ApiCalls
+    deletes_check: bool = True  # does reconcile list the archived records (``deletes_check`` due)
+    deletes_checked_at: str | None = None  # when the archived listing last ran before this run
 
     @property
     def object_ref(self) -> ObjectRef:
@@ -93,6 +95,8 @@ class Plan:
             "limit": self.limit,
             "schema_changes": self.schema_changes,
             "api_calls": self.api_calls,
+            "deletes_check": self.deletes_check,
+            "deletes_checked_at": self.deletes_checked_at,
         }
 
     @classmethod
@@ -118,6 +122,8 @@ class Plan:
             limit=value["limit"],
             schema_changes=value["schema_changes"],
             api_calls=value["api_calls"],
+            deletes_check=value.get("deletes_check", True),
+            deletes_checked_at=value.get("deletes_checked_at"),
         )
 
 
@@ -143,10 +149,14 @@ class Manifest:
     extract_started_at: str
     api_calls: ApiCalls
     preloaded: dict[str, PartLoad] = field(default_factory=dict)  # part_id -> what it loaded
+    records_unchanged: int = 0  # search hits not read: the warehouse holds them as they are
     #: how the records were read: "list" (list or search API) or "export" (Exports API; see
     #: sync.bulk_export), and, for an export, its association columns as staged parts
     method: str = "list"
     association_parts: list[Part] = field(default_factory=list)
+    #: ``[lo, hi)`` id ranges a full run read only through search: an id missing there is not
+    #: known to be gone until a batch read says so (see sync.reconcile)
+    search_ranges: list[tuple[int, int]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -157,8 +167,10 @@ class Manifest:
             "extract_started_at": self.extract_started_at,
             "api_calls": self.api_calls,
             "preloaded": {part_id: done.as_dict() for part_id, done in self.preloaded.items()},
+            "records_unchanged": self.records_unchanged,
             "method": self.method,
             "association_parts": [part.as_dict() for part in self.association_parts],
+            "search_ranges": [[lo, hi] for lo, hi in self.search_ranges],
         }
 
     @classmethod
@@ -172,8 +184,10 @@ class Manifest:
             extract_started_at=value["extract_started_at"],
             api_calls=value["api_calls"],
             preloaded={k: PartLoad(rows=v["rows"], rejects=v["rejects"]) for k, v in preloaded.items()},
+            records_unchanged=value.get("records_unchanged", 0),
             method=value.get("method", "list"),
             association_parts=[Part.from_dict(part) for part in value.get("association_parts") or []],
+            search_ranges=[(int(lo), int(hi)) for lo, hi in value.get("search_ranges") or []],
         )
 
 
@@ -307,12 +321,14 @@ class ReconcileReport:
     api_calls: ApiCalls = field(default_factory=dict)
     purge_check: str = "skipped"  # "done" on a complete full run
     restored_associations: int | None = None
+    deletes_checked_at: str | None = None  # when this run's archived listing started (None: not run)
 
     def as_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {
             "deletes": self.deletes,
             "api_calls": self.api_calls,
             "purge_check": self.purge_check,
+            "deletes_checked_at": self.deletes_checked_at,
         }
         if self.restored_associations is not None:
             result["restored_associations"] = self.restored_associations
@@ -325,6 +341,7 @@ class ReconcileReport:
             api_calls=value.get("api_calls", {}),
             purge_check=value.get("purge_check", "skipped"),
             restored_associations=value.get("restored_associations"),
+            deletes_checked_at=value.get("deletes_checked_at"),
         )
 
 
@@ -354,6 +371,9 @@ class RunReport(TypedDict):
     association_refresh: NotRequired[AssociationRefresh | dict[str, Any]]
     associations_changed: NotRequired[int]
     deletes: dict[str, int]
+    deletes_checked: NotRequired[bool]  # did this run list the archived records
+    deletes_checked_at: NotRequired[str | None]  # when they were last listed (this run or before)
+    records_unchanged: NotRequired[int]  # search hits not read: the warehouse held them already
     schema_changes: dict[str, Any]
     columns_spilled: int
     columns_renamed: int

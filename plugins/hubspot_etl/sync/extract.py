@@ -17,6 +17,7 @@ from hubspot_etl.sync.context import BATCH_READ_SIZE, StepContext, lease_ttl, lo
 from hubspot_etl.sync.contracts import Manifest, PartLoad, Plan
 from hubspot_etl.sync.plan import FULL, parse_datetime
 from hubspot_etl.sync.staging import Part, PartWriter
+from hubspot_etl.sync.unchanged import StoredModified, ids_to_read
 
 if TYPE_CHECKING:
     from hubspot_etl.hooks.hubspot import HubSpotHook
@@ -57,15 +58,23 @@ def extract(ctx: StepContext, plan: Plan) -> Manifest:
     hook = ctx.hook()
     started = ctx.now()
     changes = _ChangeCounter(parse_datetime(plan.old_watermark))
-    staged = stage(ctx, plan, lambda writer: _write_records(hook, plan, writer, plan.limit, changes))
+    skipped = _Skipped(_stored_modified(ctx, plan))
+    search_ranges: list[tuple[int, int]] = []
+
+    def fill(writer: PartWriter) -> bool:
+        return _write_records(hook, plan, writer, plan.limit, changes, skipped, search_ranges)
+
+    staged = stage(ctx, plan, fill)
     return Manifest(
         parts=staged.parts,
         records=sum(part.rows for part in staged.parts),
         records_changed=changes.count,
+        records_unchanged=skipped.count,
         complete=staged.complete,
         extract_started_at=started.isoformat(),
         api_calls=hook.stats.as_dict(),
         preloaded=staged.preloaded,
+        search_ranges=search_ranges,
     )
 
 
@@ -114,16 +123,41 @@ class _ChangeCounter:
                 self.count += 1
 
 
+class _Skipped:
+    """The warehouse's stored modified dates (None: read every hit) and the hits skipped."""
+
+    def __init__(self, stored: StoredModified | None) -> None:
+        self.stored, self.count = stored, 0
+
+
+def _stored_modified(ctx: StepContext, plan: Plan) -> StoredModified | None:
+    """An incremental run skips the hits the warehouse already holds (see :mod:`.unchanged`);
+    a full run lists everything, and a dry run may have no warehouse to compare with."""
+    if plan.mode == FULL or plan.dry_run:
+        return None
+    warehouse = ctx.warehouse()
+    return lambda ids: warehouse.stored_modified(plan.object_name, plan.modified_property, ids)
+
+
 def _write_records(
-    hook: HubSpotHook, plan: Plan, writer: PartWriter, limit: int | None, changes: _ChangeCounter
+    hook: HubSpotHook,
+    plan: Plan,
+    writer: PartWriter,
+    limit: int | None,
+    changes: _ChangeCounter,
+    skipped: _Skipped,
+    search_ranges: list[tuple[int, int]],
 ) -> bool:
-    """Fetch the plan's records into ``writer``; False if ``limit`` cut the extract short."""
+    """Fetch the plan's records into ``writer``; False if ``limit`` cut the extract short.
+
+    ``search_ranges`` receives the id ranges a full run read only through search."""
     expected, max_id = _id_span(hook, plan)
     if plan.mode == FULL:
         # ``limit`` runs page serially so they always keep the first records by id
-        records = _full_records(hook, plan, max_id, concurrency=1 if limit is not None else None)
+        concurrency = 1 if limit is not None else None
+        records = _full_records(hook, plan, max_id, concurrency, search_ranges)
     else:
-        records = _modified_records(hook, plan)
+        records = _modified_records(hook, plan, skipped)
     return write_batches(records, writer, limit, changes, Progress(f"extract {plan.object_name}", expected))
 
 
@@ -215,31 +249,67 @@ def _id_span(hook: HubSpotHook, plan: Plan) -> tuple[int | None, int | None]:
 
 
 def _full_records(
-    hook: HubSpotHook, plan: Plan, max_id: int | None, concurrency: int | None
+    hook: HubSpotHook,
+    plan: Plan,
+    max_id: int | None,
+    concurrency: int | None,
+    search_ranges: list[tuple[int, int]],
 ) -> Iterator[list[dict[str, Any]]]:
-    yield from hook.iter_objects(
+    """Every live record, through list chains and search id ranges at once
+    (:mod:`hubspot_etl.hooks.full_listing`); the ranges search read go to ``search_ranges``."""
+    listing = hook.full_listing(
         plan.api_type, properties=plan.properties, max_id=max_id, concurrency=concurrency
     )
+    for page in listing:
+        if listing.search_ranges and not search_ranges:
+            search_ranges.extend(listing.search_ranges)
+        yield page
 
 
-def _modified_records(hook: HubSpotHook, plan: Plan) -> Iterator[list[dict[str, Any]]]:
+#: search hits compared with the warehouse at once (one query per this many)
+COMPARE_BATCH = 2_000
+
+
+def _modified_records(hook: HubSpotHook, plan: Plan, skipped: _Skipped) -> Iterator[list[dict[str, Any]]]:
     """Search finds the ids modified in the window; batch read fetches them as they are now.
 
     Search results may lag behind writes, so the current record comes from batch read,
-    which reads the primary store. Ids are de-duplicated across search pages.
+    which reads the primary store. Ids are de-duplicated across search pages. Hits whose
+    modified date the warehouse already holds are not read (:mod:`.unchanged`).
     """
-    start = parse_datetime(plan.window_start)
-    end = parse_datetime(plan.window_end)
-    seen: set[int] = set()
     pending: list[str] = []
-    for page in hook.iter_modified(plan.api_type, start, end, properties=[plan.modified_property]):
-        for record in page:
-            record_id = int(record["id"])
-            if record_id not in seen:
-                seen.add(record_id)
-                pending.append(str(record_id))
+    for wanted in _ids_to_read(hook, plan, skipped):
+        pending += wanted
         while len(pending) >= BATCH_READ_SIZE:
             batch, pending = pending[:BATCH_READ_SIZE], pending[BATCH_READ_SIZE:]
             yield hook.batch_read(plan.api_type, batch, properties=plan.properties)
     if pending:
         yield hook.batch_read(plan.api_type, pending, properties=plan.properties)
+
+
+def _ids_to_read(hook: HubSpotHook, plan: Plan, skipped: _Skipped) -> Iterator[list[str]]:
+    """The window's hits, once each, less those the warehouse holds unchanged, in batches."""
+    start = parse_datetime(plan.window_start)
+    end = parse_datetime(plan.window_end)
+    seen: set[int] = set()
+    hits: list[dict[str, Any]] = []
+    for page in hook.iter_modified(plan.api_type, start, end, properties=[plan.modified_property]):
+        for record in page:
+            record_id = int(record["id"])
+            if record_id not in seen:
+                seen.add(record_id)
+                hits.append(record)
+        if skipped.stored is None or len(hits) >= COMPARE_BATCH:
+            yield _compare(hits, plan, skipped)
+            hits = []
+    if hits:
+        yield _compare(hits, plan, skipped)
+
+
+def _compare(hits: list[dict[str, Any]], plan: Plan, skipped: _Skipped) -> list[str]:
+    if skipped.stored is None:
+        return [str(int(hit["id"])) for hit in hits]
+    ids = [int(hit["id"]) for hit in hits]
+    wanted = ids_to_read(hits, skipped.stored(ids), plan.modified_property)
+    skipped.count += len(hits) - len(wanted)
+    return [str(i) for i in wanted]

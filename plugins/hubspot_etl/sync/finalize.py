@@ -42,6 +42,7 @@ def finalize(
     old = parse_datetime(plan.old_watermark)
     watermark = next_watermark(window, old, parse_datetime(manifest.extract_started_at), manifest.complete)
     schema = plan.schema_changes
+    checked_at = parse_datetime(reconciled.deletes_checked_at)
     report = RunReport(
         run_id=ctx.run_id,
         dag_id=ctx.dag_id,
@@ -70,6 +71,9 @@ def finalize(
         associations_changed=int((linked.association_refresh or {}).get("changed", 0))
         + int(reconciled.restored_associations or 0),
         deletes=reconciled.deletes,
+        deletes_checked=checked_at is not None,
+        deletes_checked_at=reconciled.deletes_checked_at or plan.deletes_checked_at,
+        records_unchanged=manifest.records_unchanged,
         schema_changes=schema,
         columns_spilled=int(schema.get("spilled", 0)),
         columns_renamed=int(schema.get("renamed", 0)),
@@ -86,7 +90,11 @@ def finalize(
         with warehouse.object_lock(plan.object_name):
             warehouse.check_run_lease(plan.object_name, ctx.run_id)
             warehouse.set_sync_state(
-                plan.object_name, watermark=watermark, last_full_load_at=last_full, run_id=ctx.run_id
+                plan.object_name,
+                watermark=watermark,
+                last_full_load_at=last_full,
+                run_id=ctx.run_id,
+                deletes_checked_at=checked_at,
             )
             warehouse.write_run_report(report)
             publish_views(warehouse, ctx.hook)  # schema_style: fivetran (a no-op otherwise)

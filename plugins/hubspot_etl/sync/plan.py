@@ -72,6 +72,17 @@ def association_refresh_due(setting: str, last_run_at: datetime | None, now: dat
     return croniter(cron, last_run_at).get_next(datetime) <= now
 
 
+def deletes_check_due(setting: str, last_checked_at: datetime | None, now: datetime) -> bool:
+    """Does an incremental run list the archived records (``deletes_check``)?
+
+    The archived listing has no time filter, so it costs ``ceil(archived / 100)`` calls
+    whatever changed; deletes are found exactly when it runs. Same settings as
+    :func:`association_refresh_due`, counted from the last listing (kept in the sync state),
+    so a run that fails before its check leaves it due, and a first run checks.
+    """
+    return association_refresh_due(setting, last_checked_at, now)
+
+
 def choose_window(
     *,
     now: datetime,

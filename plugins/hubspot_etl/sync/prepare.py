@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from hubspot_etl.sync.context import StepContext, acquire_lease, iso
 from hubspot_etl.sync.contracts import ObjectRef, Plan
-from hubspot_etl.sync.plan import FULL, association_refresh_due, choose_window, parse_datetime
+from hubspot_etl.sync.plan import (
+    FULL,
+    association_refresh_due,
+    choose_window,
+    deletes_check_due,
+    parse_datetime,
+)
 from hubspot_etl.sync.staging import staging_dir, write_json
 from hubspot_etl.warehouse.naming import table_name_for_object
 
@@ -81,6 +87,8 @@ def prepare(ctx: StepContext) -> Plan:
     refresh_all = window.mode == FULL or association_refresh_due(
         cfg.association_refresh, parse_datetime(state["watermark"]) if state else None, now
     )
+    checked_at = parse_datetime(state.get("deletes_checked_at")) if state else None
+    check_deletes = window.mode == FULL or deletes_check_due(cfg.deletes_check, checked_at, now)
     schema_changes: dict[str, Any] = {}
     archived_before_uri = None
     if not ctx.dry_run:
@@ -121,6 +129,8 @@ def prepare(ctx: StepContext) -> Plan:
         limit=ctx.limit,
         schema_changes=schema_changes,
         api_calls=hook.stats.as_dict(),
+        deletes_check=check_deletes,
+        deletes_checked_at=iso(checked_at),
     )
 
 

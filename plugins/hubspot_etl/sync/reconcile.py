@@ -44,7 +44,13 @@ def reconcile(ctx: StepContext, plan: Plan, manifest: Manifest) -> ReconcileRepo
       associations follow the survivor;
     - purged (complete full runs only): warehouse ids HubSpot neither lists, archives nor
       merged. Only rows synced before this extract started are candidates, so a record
-      loaded by a concurrent incremental run is never mistaken for a purged one.
+      loaded by a concurrent incremental run is never mistaken for a purged one. Ids in the
+      ranges the full run read through search are batch-read before they count (``_purge_marks``).
+
+    An incremental run whose ``deletes_check`` is not due skips the archived listing, and with
+    it archived, purged and restored-by-re-read records, and merges found only in archived
+    survivors: those wait for the run where it is due. Merges into live survivors (the
+    survivor's modified date moves) and restores (likewise) are still found by every run.
     """
     deletes = {"archived": 0, "merged": 0, "purged": 0, "restored": 0}
     result = ReconcileReport(deletes=deletes)
@@ -54,9 +60,12 @@ def reconcile(ctx: StepContext, plan: Plan, manifest: Manifest) -> ReconcileRepo
     # has not seen. Archived survivors' ``hs_merged_object_ids`` count too: a record merged into
     # one that was archived later is merged, never purged.
     full_listing = plan.mode == FULL and not plan.dry_run
-    listing = _ArchivedListing(ctx, hook, plan, with_properties=full_listing)
-    merged_into = {**_merged_map(manifest.parts), **listing.merged}
-    archived = listing.ids
+    listing = None
+    if plan.deletes_check:
+        result.deletes_checked_at = ctx.now().isoformat()
+        listing = _ArchivedListing(ctx, hook, plan, with_properties=full_listing)
+    merged_into = {**_merged_map(manifest.parts), **(listing.merged if listing else {})}
+    archived = listing.ids if listing else {}
     if plan.dry_run:
         deletes["merged"], deletes["archived"] = len(merged_into), len(archived)
         result.api_calls = hook.stats.as_dict()
@@ -69,8 +78,11 @@ def reconcile(ctx: StepContext, plan: Plan, manifest: Manifest) -> ReconcileRepo
         to_archive = sorted(
             i for i in archived if kinds.get(i, "missing") != "archived" and i not in merged_into
         )
-        maybe_restored = sorted(i for i, kind in kinds.items() if kind == "archived" and i not in archived)
-        if listing.parts:
+        # without the listing, no archived row can be known to be live again but by its modified date
+        maybe_restored = sorted(
+            i for i, kind in kinds.items() if kind == "archived" and i not in archived and listing
+        )
+        if listing and listing.parts:
             deletes["archived"] = listing.load(warehouse, set(to_archive))
         else:
             deletes["archived"], _ = _reload(
@@ -93,8 +105,8 @@ def reconcile(ctx: StepContext, plan: Plan, manifest: Manifest) -> ReconcileRepo
             candidates = warehouse.live_ids(
                 object_name, synced_before=parse_datetime(manifest.extract_started_at)
             )
-            for record_id in sorted(candidates - listed - set(merged_into) - archived.keys()):
-                marks.append((record_id, "purged", None, None))
+            unlisted = sorted(candidates - listed - set(merged_into) - archived.keys())
+            marks += _purge_marks(ctx, hook, warehouse, plan, unlisted, manifest.search_ranges)
             result.purge_check = "done"
         if marks:
             warehouse.mark_deleted(object_name, marks)
@@ -110,6 +122,30 @@ def reconcile(ctx: StepContext, plan: Plan, manifest: Manifest) -> ReconcileRepo
     result.api_calls = hook.stats.as_dict()
     log.info("reconcile %s: %s", object_name, deletes)
     return result
+
+
+def _purge_marks(
+    ctx: StepContext,
+    hook: HubSpotHook,
+    warehouse: Warehouse,
+    plan: Plan,
+    unlisted: list[int],
+    search_ranges: list[tuple[int, int]],
+) -> list[DeletedId]:
+    """Purge flags for the live warehouse ids a complete full run did not list.
+
+    Purge classification rests only on complete listings. A full load may read part of the
+    id space through search instead (``search_ranges``, :mod:`hubspot_etl.hooks.full_listing`),
+    and search is eventually consistent: a record missing from a search range may simply not
+    be indexed yet. So an absence there is never trusted: those ids are batch-read (the
+    primary store, as the list endpoint reads); the ones found are live and loaded as they
+    are now, only the ones not found are purged. Ids outside every search range were covered
+    by the list endpoint's complete listing and are purged as before.
+    """
+    searched = [i for i in unlisted if any(lo <= i < hi for lo, hi in search_ranges)]
+    _, gone = _reload(ctx, hook, warehouse, plan, searched, archived=False, name="unlisted")
+    purged = set(unlisted) - set(searched) | set(gone)
+    return [(record_id, "purged", None, None) for record_id in sorted(purged)]
 
 
 def _restore_associations(
