@@ -236,6 +236,8 @@ def sort_versions(
 ) -> list[RecordVersion]:
     """Sort by the property (nulls last), ties by id ascending (input is id-ascending)."""
     name, desc = sort
+    if name == "hs_object_id":  # every record has one, and the input is in id order already
+        return versions[::-1] if desc else versions
     keyed = [(ot.typed_value(v, name), v) for v in versions]
     present = [kv for kv in keyed if kv[0] is not None]
     missing = [kv[1] for kv in keyed if kv[0] is None]

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 from hubspot_etl.hooks.errors import HubSpotServerError
+from hubspot_etl.hooks.full_listing import FullListing
 from hubspot_etl.hooks.hubspot import HubSpotHook
 from hubspot_etl.sync import steps
 
@@ -57,16 +58,20 @@ def test_extract_loads_its_parts_and_the_load_step_accounts_for_them(sync_env):
     assert check_object(sync_env.view, _live_snapshot(sync_env), "contact", "contacts") == []
 
 
-class _FailingHook(HubSpotHook):
-    """A hook whose listing breaks after ``pages`` pages, as a HubSpot outage would."""
+class _FailingListing(FullListing):
+    """A full listing that breaks after ``pages`` pages, as a HubSpot outage would."""
 
     pages = 4
 
-    def iter_objects(self, *args: Any, **kwargs: Any):
-        for n, page in enumerate(super().iter_objects(*args, **kwargs)):
+    def __iter__(self):
+        for n, page in enumerate(super().__iter__()):
             if n == self.pages:
                 raise HubSpotServerError("server returned 503", endpoint="objects.list", status=503)
             yield page
+
+
+class _FailingHook(HubSpotHook):
+    full_listing_class = _FailingListing
 
 
 @pytest.mark.portal(contacts=900, companies=20, deals=20, tickets=10, custom=10, extra_properties=4)
