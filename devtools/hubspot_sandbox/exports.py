@@ -574,8 +574,10 @@ class _Writer:
             cells.append("" if value is None else value if job.values else self.label(name, value))
         for target in job.associated:
             linked = sorted(
-                self.portal.assoc.get((ot.object_type_id, target.object_type_id), {}).get(rid, ())
-            )
+                t
+                for t in self.portal.assoc.get((ot.object_type_id, target.object_type_id), {}).get(rid, ())
+                if (linked_rec := target.records.get(t)) is not None and linked_rec.visible
+            )  # links to archived or merged-away records are hidden, as from association reads
             if job.cap:
                 linked = linked[: int(job.cap)]
             cells.append(";".join(str(t) for t in linked))

@@ -191,3 +191,22 @@ def test_an_export_past_its_deadline_times_out(srv, connection, tmp_path):
     assert timed_out["state"] == "TIMEOUT"
     with pytest.raises(HubSpotExportFailed, match="did not finish within export_timeout_minutes"):
         op.execute_complete(context, timed_out)
+
+
+@pytest.mark.parametrize(("threshold", "exports"), [(1, True), (10_000, False)])
+def test_auto_exports_from_the_threshold_on(srv, connection, tmp_path, threshold, exports):
+    from airflow.sdk.exceptions import TaskDeferred
+
+    op = operator(tmp_path)
+    op.object_config = op.object_config.model_copy(
+        update={"full_load_method": "auto", "export_threshold": threshold}
+    )
+    plan = full_plan(srv)
+    before = exports_started(srv)
+    try:
+        manifest = op.execute({"ti": FakeTI(plan), "params": {}})
+    except TaskDeferred:
+        manifest = None
+    assert exports_started(srv) == before + (1 if exports else 0)
+    if not exports:  # listed: the same records, through the list API
+        assert manifest is not None and manifest["method"] == "list" and manifest["records"] > 0
