@@ -46,7 +46,7 @@ def assert_exact(env) -> None:
     assert not problems, "warehouse differs from the sandbox:\n" + "\n".join(problems)
 
 
-@pytest.mark.portal(contacts=120, companies=20, deals=30, tickets=0, custom=0)
+@pytest.mark.portal(contacts=60, companies=12, deals=15, tickets=0, custom=0, extra_properties=2)
 def test_export_full_load_then_incremental_equals_sandbox(sync_env):
     from hubspot_devtools import local
 

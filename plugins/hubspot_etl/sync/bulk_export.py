@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from hubspot_etl.config import FULL_LOAD_AUTO, FULL_LOAD_EXPORT, FULL_LOAD_LIST
 from hubspot_etl.sync.associations import ASSOCIATION_CHUNK, write_associations
@@ -179,7 +179,9 @@ def _resumable(ctx: StepContext, hook: HubSpotHook, plan: Plan) -> ExportRun | N
         _drop_record(ctx)
         return None
     log.info("resuming export %s (started %s, %s)", recorded.export_id, recorded.started_at, status.state)
-    return replace(recorded, api_calls=sum_stats(recorded.api_calls, hook.stats.as_dict()))
+    resumed = replace(recorded, api_calls=sum_stats(recorded.api_calls, hook.stats.as_dict()))
+    _write_record(ctx, resumed)  # this try's calls count too
+    return resumed
 
 
 # --------------------------------------------------------------------------- second half
@@ -206,10 +208,11 @@ def finish(ctx: StepContext, plan: Plan, event: dict[str, Any]) -> Manifest:
         staged = stage(ctx, plan, records.fill)
     finally:
         records.cleanup()
-    log.info("export %s of %s: %d records staged", export_id, plan.object_name, records.changes.count)
+    staged_records = sum(part.rows for part in staged.parts)
+    log.info("export %s of %s: %d records staged", export_id, plan.object_name, staged_records)
     return Manifest(
         parts=staged.parts,
-        records=sum(part.rows for part in staged.parts),
+        records=staged_records,
         records_changed=records.changes.count,
         complete=staged.complete,
         extract_started_at=run.started_at,
@@ -220,7 +223,7 @@ def finish(ctx: StepContext, plan: Plan, event: dict[str, Any]) -> Manifest:
     )
 
 
-def _fail(ctx: StepContext, run: ExportRun, plan: Plan, event: dict[str, Any], status: Any) -> None:
+def _fail(ctx: StepContext, run: ExportRun, plan: Plan, event: dict[str, Any], status: Any) -> NoReturn:
     """Raise the error that names why the export gave no file; an export that ended for good
     drops its record, so a retry starts a new one (a timeout or unread status is resumed)."""
     from hubspot_etl.triggers.export import ERROR, TIMEOUT
