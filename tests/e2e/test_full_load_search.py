@@ -20,10 +20,11 @@ import pytest
 from hubspot_etl.hooks.full_listing import FullListing
 from hubspot_etl.hooks.hubspot import HubSpotHook
 from hubspot_etl.sync import steps
+from hubspot_etl.warehouse.naming import association_table_name
 from hubspot_sandbox import ALL_SCOPES, SandboxConfig
 
 from tests.e2e.conftest import TOKEN
-from tests.support.oracle import check_object
+from tests.support.oracle import check_associations, check_object
 
 LAG_S = 0.6
 #: list 60 / 10 s = 600 records / s, search 5 / s = 1,000 records / s: search takes ~5/8 of the ids
@@ -43,7 +44,13 @@ def sandbox_config() -> SandboxConfig:
     )
 
 
-def _context(env: Any, run_id: str, listing: type[FullListing] = FullListing, **params: Any) -> Any:
+def _context(
+    env: Any,
+    run_id: str,
+    listing: type[FullListing] = FullListing,
+    params: dict | None = None,
+    **config: Any,
+) -> Any:
     class Hook(HubSpotHook):
         full_listing_class = listing
 
@@ -53,22 +60,31 @@ def _context(env: Any, run_id: str, listing: type[FullListing] = FullListing, **
         return hook
 
     ctx = env.step_context(run_id, factory)
-    ctx.params.update(params)
+    ctx.cfg = ctx.cfg.model_copy(update=config)
+    ctx.params.update(params or {})
     return ctx
 
 
-def _sync(ctx: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _sync(ctx: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     plan = steps.prepare(ctx)
     manifest = steps.extract(ctx, plan)
     loaded = steps.load(ctx, plan, manifest)
     linked = steps.associations(ctx, plan, manifest)
     reconciled = steps.reconcile(ctx, plan, manifest)
     steps.finalize(ctx, plan, manifest, loaded, linked, reconciled)
-    return manifest, reconciled
+    return manifest, reconciled, linked
 
 
 def _problems(env: Any) -> list[str]:
     return check_object(env.view, env.snapshot("contacts"), "contact", "contacts")
+
+
+def _association_problems(env: Any) -> list[str]:
+    snapshot = env.snapshot("contacts")
+    live = {int(r["id"]) for r in snapshot["records"] if not r.get("archived")}
+    companies = {int(r["id"]) for r in env.snapshot("companies")["records"] if not r.get("archived")}
+    table = association_table_name("contacts", "companies")
+    return check_associations(env.view, snapshot, table, "companies", live, companies)
 
 
 def _searched(env: Any, manifest: dict[str, Any]) -> list[int]:
@@ -102,20 +118,27 @@ def test_writes_during_a_list_and_search_full_load_end_exact(sync_env):
                     )
                 yield page
 
-    manifest, _ = _sync(_context(env, "full-with-search", WritingListing))
+    manifest, _, linked = _sync(
+        _context(env, "full-with-search", WritingListing, associations=("companies",))
+    )
     assert len(manifest["search_ranges"]) == 3
+    # the association batch reads ran beside the listing: the associations step made none
+    assert manifest["association_prefetch"] and linked["association_refresh"]["calls"] == 0
+    assert manifest["api_calls"]["calls"]["associations.batch_read"] >= 2
+    assert _association_problems(env) == []
     assert manifest["api_calls"]["calls"]["objects.search"] >= len(_searched(env, manifest)) // 200
     ranges = manifest["search_ranges"]
     assert all(any(lo <= i < hi for lo, hi in ranges) for i in low)
     assert not any(lo <= i < hi for lo, hi in ranges for i in high)
     time.sleep(LAG_S + 0.2)  # the index catches up before the next run's search
-    _sync(_context(env, "incremental-after"))
+    _sync(_context(env, "incremental-after", associations=("companies",)))
     assert _problems(env) == []
+    assert _association_problems(env) == []
 
 
 def test_an_absence_from_search_is_confirmed_before_a_purge(sync_env):
     env = sync_env
-    manifest, _ = _sync(_context(env, "first-full"))
+    manifest, _, _ = _sync(_context(env, "first-full"))
     searched = _searched(env, manifest)
     unindexed, gone = searched[10], searched[40]
     # ``gone``: HubSpot no longer knows it at all (e.g. purged from the recycle bin)
@@ -132,7 +155,7 @@ def test_an_absence_from_search_is_confirmed_before_a_purge(sync_env):
             for page in super().__iter__():
                 yield [r for r in page if int(r["id"]) != unindexed]
 
-    second, reconciled = _sync(_context(env, "second-full", UnindexedListing, full_load=True))
+    second, reconciled, _ = _sync(_context(env, "second-full", UnindexedListing, {"full_load": True}))
     assert second["search_ranges"] and any(lo <= unindexed < hi for lo, hi in second["search_ranges"])
     assert reconciled["purge_check"] == "done"
     assert reconciled["deletes"]["purged"] == 1

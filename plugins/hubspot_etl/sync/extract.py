@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from hubspot_etl.sync.association_prefetch import AssociationPrefetch
 from hubspot_etl.sync.context import BATCH_READ_SIZE, StepContext, lease_ttl, load_staged, part_writer
 from hubspot_etl.sync.contracts import Manifest, PartLoad, Plan
 from hubspot_etl.sync.plan import FULL, parse_datetime
@@ -60,9 +61,15 @@ def extract(ctx: StepContext, plan: Plan) -> Manifest:
     changes = _ChangeCounter(parse_datetime(plan.old_watermark))
     skipped = _Skipped(_stored_modified(ctx, plan))
     search_ranges: list[tuple[int, int]] = []
+    prefetch = AssociationPrefetch(ctx, hook, plan) if AssociationPrefetch.wanted(plan) else None
 
     def fill(writer: PartWriter) -> bool:
-        return _write_records(hook, plan, writer, plan.limit, changes, skipped, search_ranges)
+        if prefetch is None:
+            return _write_records(hook, plan, writer, plan.limit, changes, skipped, search_ranges)
+        with prefetch:  # association batch reads beside the listing (their own budget)
+            return _write_records(
+                hook, plan, writer, plan.limit, changes, skipped, search_ranges, prefetch.add
+            )
 
     staged = stage(ctx, plan, fill)
     return Manifest(
@@ -75,6 +82,7 @@ def extract(ctx: StepContext, plan: Plan) -> Manifest:
         api_calls=hook.stats.as_dict(),
         preloaded=staged.preloaded,
         search_ranges=search_ranges,
+        association_prefetch=prefetch.parts if prefetch is not None else [],
     )
 
 
@@ -147,15 +155,17 @@ def _write_records(
     changes: _ChangeCounter,
     skipped: _Skipped,
     search_ranges: list[tuple[int, int]],
+    on_page: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> bool:
     """Fetch the plan's records into ``writer``; False if ``limit`` cut the extract short.
 
-    ``search_ranges`` receives the id ranges a full run read only through search."""
+    ``search_ranges`` receives the id ranges a full run read only through search, ``on_page``
+    each page a full run lists."""
     expected, max_id = _id_span(hook, plan)
     if plan.mode == FULL:
         # ``limit`` runs page serially so they always keep the first records by id
         concurrency = 1 if limit is not None else None
-        records = _full_records(hook, plan, max_id, concurrency, search_ranges)
+        records = _full_records(hook, plan, max_id, concurrency, search_ranges, on_page)
     else:
         records = _modified_records(hook, plan, skipped)
     return write_batches(records, writer, limit, changes, Progress(f"extract {plan.object_name}", expected))
@@ -254,15 +264,19 @@ def _full_records(
     max_id: int | None,
     concurrency: int | None,
     search_ranges: list[tuple[int, int]],
+    on_page: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Every live record, through list chains and search id ranges at once
-    (:mod:`hubspot_etl.hooks.full_listing`); the ranges search read go to ``search_ranges``."""
+    (:mod:`hubspot_etl.hooks.full_listing`); the ranges search read go to ``search_ranges``,
+    every page to ``on_page`` too."""
     listing = hook.full_listing(
         plan.api_type, properties=plan.properties, max_id=max_id, concurrency=concurrency
     )
     for page in listing:
         if listing.search_ranges and not search_ranges:
             search_ranges.extend(listing.search_ranges)
+        if on_page is not None:
+            on_page(page)
         yield page
 
 
