@@ -73,7 +73,6 @@ def operator(tmp_path: Path) -> HubSpotExtractOperator:
                 "associations": ["companies"],
                 "full_load_method": "export",
                 "export_poll_seconds": 1,
-                "load_during_extract": False,  # no warehouse here: stage only
                 "staging_base": f"file://{tmp_path}",
             }
         }
@@ -101,7 +100,7 @@ def full_plan(srv: SandboxServer) -> dict[str, Any]:
         old_watermark=None,
         archived_before_uri=None,
         started_at="2026-12-01T00:00:00+00:00",
-        dry_run=False,
+        dry_run=True,  # no warehouse here (the run lease is the e2e test's)
         limit=None,
         schema_changes={},
         api_calls={},

@@ -32,12 +32,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from hubspot_etl.config import FULL_LOAD_AUTO, FULL_LOAD_EXPORT, FULL_LOAD_LIST
 from hubspot_etl.sync.associations import ASSOCIATION_CHUNK, write_associations
-from hubspot_etl.sync.context import StepContext, chunks, part_writer
+from hubspot_etl.sync.context import StepContext, chunks, lease_ttl, part_writer
 from hubspot_etl.sync.contracts import ApiCalls, Manifest, ObjectRef, Plan
 from hubspot_etl.sync.extract import Progress, _ChangeCounter, _id_span, stage, write_batches
 from hubspot_etl.sync.plan import FULL, parse_datetime
@@ -159,7 +160,19 @@ def begin(ctx: StepContext, plan: Plan) -> ExportRun | None:
     )
     run = ExportRun(export_id, plan.object_name, started.isoformat(), live, hook.stats.as_dict())
     _write_record(ctx, run)
+    _hold_lease(ctx, plan)
     return run
+
+
+def _hold_lease(ctx: StepContext, plan: Plan) -> None:
+    """Renew the run's lease for the wait: no step renews it while the task is deferred, and
+    the wait may last ``export_timeout_minutes``, longer than a task's usual lease."""
+    if plan.dry_run:
+        return
+    warehouse = ctx.warehouse()
+    ttl = lease_ttl(ctx.cfg) + timedelta(minutes=ctx.cfg.export_timeout_minutes)
+    with warehouse.object_lock(plan.object_name):
+        warehouse.acquire_run_lease(plan.object_name, ctx.run_id, ttl)
 
 
 def _resumable(ctx: StepContext, hook: HubSpotHook, plan: Plan) -> ExportRun | None:
@@ -181,6 +194,7 @@ def _resumable(ctx: StepContext, hook: HubSpotHook, plan: Plan) -> ExportRun | N
     log.info("resuming export %s (started %s, %s)", recorded.export_id, recorded.started_at, status.state)
     resumed = replace(recorded, api_calls=sum_stats(recorded.api_calls, hook.stats.as_dict()))
     _write_record(ctx, resumed)  # this try's calls count too
+    _hold_lease(ctx, plan)
     return resumed
 
 
