@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from hubspot_etl.sync.context import StepContext, iso
 from hubspot_etl.sync.contracts import (
@@ -17,6 +17,7 @@ from hubspot_etl.sync.contracts import (
     RunReport,
 )
 from hubspot_etl.sync.plan import FULL, Window, next_watermark, parse_datetime
+from hubspot_etl.sync.run_report import ordered_report, render_run_report
 from hubspot_etl.sync.staging import remove_run_staging
 from hubspot_etl.warehouse.fivetran import publish_views
 
@@ -84,6 +85,7 @@ def finalize(
     if history is not None:
         report["history"] = history.summary()
     report["changed"] = wrote_changes(report, plan.dry_run)
+    report = cast(RunReport, ordered_report(report))  # the documented key order (README, Run reports)
     if not plan.dry_run:
         warehouse = ctx.warehouse()
         last_full = now if plan.mode == FULL and manifest.complete else None
@@ -101,7 +103,7 @@ def finalize(
             warehouse.release_run_lease(plan.object_name, ctx.run_id)
     if not ctx.cfg.keep_staged_files:
         _remove_staging(ctx)
-    log.info("run report %s: %s", plan.object_name, report)
+    log.info("run report of %s:\n%s", plan.object_name, render_run_report(report))
     return report
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from hubspot_etl.sync.context import StepContext
 from hubspot_etl.sync.contracts import RunReport
 from hubspot_etl.sync.finalize import sum_counters
 from hubspot_etl.sync.plan import FULL, parse_datetime
+from hubspot_etl.sync.run_report import ordered_report, render_run_report
 from hubspot_etl.warehouse.fivetran import publish_views
+
+log = logging.getLogger(__name__)
 
 
 def sync_owners(ctx: StepContext) -> RunReport:
@@ -53,8 +57,10 @@ def sync_owners(ctx: StepContext) -> RunReport:
     )
     # ``deletes.archived`` counts every archived owner; ``records_changed`` counts what changed
     report["changed"] = not ctx.dry_run and changed > 0
+    report = cast(RunReport, ordered_report(report))  # the documented key order (README, Run reports)
     if not ctx.dry_run:
         warehouse.write_run_report(report)
+    log.info("run report of owners:\n%s", render_run_report(report))
     return report
 
 
