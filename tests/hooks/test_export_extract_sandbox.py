@@ -18,7 +18,7 @@ from hubspot_etl.hooks.hubspot import HubSpotHook
 from hubspot_etl.operators.sync import HubSpotExtractOperator
 from hubspot_etl.sync.bulk_export import HubSpotExportFailed
 from hubspot_etl.sync.contracts import ObjectRef, Plan
-from hubspot_etl.sync.plan import FULL
+from hubspot_etl.sync.plan import FULL, parse_datetime
 from hubspot_etl.sync.staging import read_part
 from hubspot_etl.triggers.export import HubSpotExportTrigger
 from hubspot_sandbox import ALL_SCOPES, SandboxConfig, SandboxServer, generate_portal
@@ -136,10 +136,21 @@ def test_defer_poll_and_stage_the_export(srv, connection, tmp_path):
     op, plan = operator(tmp_path), full_plan(srv)
     context = {"ti": FakeTI(plan), "params": {}}
     trigger = defer(op, context)
+    changed = srv.portal.snapshot("contacts")["records"][0]["id"]
+    srv.portal.update("contacts", changed, {"firstname": "Changed during the export"})
     event = wait(trigger)
     assert event["state"] == "COMPLETE" and event["polls"] >= 2
     assert TOKEN not in json.dumps(event) and "http" not in json.dumps(event)  # no signed URL
     manifest = op.execute_complete(context, event)
+
+    # the export is the portal as of its start, which is the watermark handed on: the change
+    # made while it was built is newer than the watermark, so the next incremental reads it
+    exported = next(r for p in manifest["parts"] for r in read_part(p["uri"]) if r["id"] == str(changed))
+    assert exported["properties"]["firstname"] != "Changed during the export"
+    now = HubSpotHook.from_params(TOKEN, host=srv.url).batch_read(
+        "0-1", [str(changed)], properties=["firstname"]
+    )
+    assert parse_datetime(now[0]["updatedAt"]) > parse_datetime(manifest["extract_started_at"])
 
     assert manifest["method"] == "export" and manifest["complete"]
     live = [r for r in srv.portal.snapshot("contacts")["records"] if not r.get("archived")]
