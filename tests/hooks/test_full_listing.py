@@ -72,6 +72,9 @@ def test_rates_come_from_the_configured_budgets() -> None:
     list_rate, search_rate = listing_rates(at_limits, list_calls_per_page=1)
     assert (list_rate, search_rate) == pytest.approx((1900.0, 1000.0))
     assert listing_rates(at_limits, list_calls_per_page=2)[0] == pytest.approx(950.0)
+    # a slot frees an interval after its call completes: latency stretches every window
+    slow = listing_rates(at_limits, list_calls_per_page=1, latency_s=0.25)
+    assert slow == pytest.approx((190 / 10.25 * 100, 5 / 1.25 * 200))
     # search counting toward the general limit: its calls come out of the list's share
     shared = listing_rates(replace(at_limits, search_counts_toward_rate_limit=True), 1)
     assert shared == pytest.approx((1400.0, 1000.0))
@@ -89,6 +92,13 @@ def test_split_gives_search_the_lower_share_in_contiguous_ranges() -> None:
     assert len(ranges) == 3 and ranges[0][0] == 101 and ranges[-1][1] == list_from
     assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
     assert all(lo < hi for lo, hi in ranges)
+
+
+def test_the_list_burst_head_start_shrinks_the_search_share() -> None:
+    _, even = split_id_space(1, 100_000, 1900, 1000, 3)
+    _, head = split_id_space(1, 100_000, 1900, 1000, 3, list_head_start=18_000)
+    assert head == 1 + int(82_000 * 1000 / 2900) < even
+    assert split_id_space(1, 10_000, 1900, 1000, 3, list_head_start=18_000) == ([], 1)
 
 
 def test_split_skips_search_below_one_page_and_caps_the_parts() -> None:
@@ -158,7 +168,9 @@ def test_full_listing_reads_through_list_and_search_every_record_once(srv: Sandb
     props = ["email", "firstname", "lastname", "hs_object_id", "lastmodifieddate"]
     reference = _hook(srv, list_concurrency=1)
     expected = {r["id"]: r for page in reference.iter_objects("contacts", props) for r in page}
-    hook = _hook(srv, rate_limit_max=10_000, search_per_second=10_000, list_concurrency=3)
+    hook = _hook(
+        srv, rate_limit_max=5, rate_limit_interval_ms=1000, search_per_second=10_000, list_concurrency=3
+    )
     live, max_id = hook.id_span("contacts")
     listing = hook.full_listing("contacts", props, max_id=max_id)
     records = [r for page in listing for r in page]

@@ -37,6 +37,7 @@ meanwhile cannot shift the pages (offset paging would skip the record after it).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 from hubspot_etl.hooks.crm import LIST_PAGE_MAX, SEARCH_PAGE_MAX, CrmEndpoints, next_after, unique
@@ -45,24 +46,30 @@ from hubspot_etl.hooks.object_listing import ObjectListing
 from hubspot_etl.hooks.partitioned_listing import Producer, concurrent_pages, list_chain
 from hubspot_etl.hooks.settings import HubSpotSettings
 from hubspot_etl.hooks.stats import HubSpotStats
-from hubspot_etl.hooks.transport import GENERAL, SEARCH, budget_names, budget_rate
+from hubspot_etl.hooks.transport import GENERAL, SEARCH, budget_limits, budget_names
 
 IdRange = tuple[int, int]
 _ID_ASCENDING = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
 
 
-def listing_rates(settings: HubSpotSettings, list_calls_per_page: int) -> tuple[float, float] | None:
+def listing_rates(
+    settings: HubSpotSettings, list_calls_per_page: int, latency_s: float = 0.0
+) -> tuple[float, float] | None:
     """``(list records / s, search records / s)`` the hook's budgets allow; None: list only.
 
-    None when search in full loads is off, either budget is unpaced (no rate to balance), or
-    there are more properties than ``full_load_search_max_properties`` (checked by the
-    caller). When search counts toward the general limit too, its calls are taken out of the
-    list's share (a search call still carries 200 records, twice a list page, so it pays).
+    A budget's slot frees one interval after its call *completes* (:mod:`~hubspot_etl.hooks.pacing`),
+    so ``max_calls`` per ``interval_s`` carry ``max_calls / (interval_s + latency_s)`` calls a
+    second: at 0.3 s a call, search's 5 / s are 3.8 / s, the list's 190 / 10 s 18.4 / s.
+    None when search in full loads is off or either budget is unpaced (no rate to balance).
+    When search counts toward the general limit too, its calls are taken out of the list's
+    share (a search call still carries 200 records, twice a list page, so it pays).
     """
-    general = budget_rate(GENERAL, settings)
-    search = budget_rate(SEARCH, settings)
-    if not settings.full_load_search or general is None or search is None:
+    general_max, general_s = budget_limits(GENERAL, settings)
+    search_max, search_s = budget_limits(SEARCH, settings)
+    if not settings.full_load_search or not general_max or not search_max:
         return None
+    general = general_max / (general_s + latency_s)
+    search = search_max / (search_s + latency_s)
     if GENERAL in budget_names(SEARCH, settings):
         search = min(search, general / 2)
         general -= search
@@ -70,18 +77,21 @@ def listing_rates(settings: HubSpotSettings, list_calls_per_page: int) -> tuple[
 
 
 def split_id_space(
-    first: int, max_id: int, list_rate: float, search_rate: float, parts: int
+    first: int, max_id: int, list_rate: float, search_rate: float, parts: int, list_head_start: int = 0
 ) -> tuple[list[IdRange], int]:
     """Split ids ``[first, max_id]``: ``(search ranges [lo, hi), first id of the list chains)``.
 
-    Search takes the lower ``search_rate / (list_rate + search_rate)`` of the span, in ``parts``
-    contiguous ranges (fewer if a range would hold less than one search page of ids), so at
-    uniform id density both finish together. No search range if its share is under one page.
+    Search takes the lower part of the span, in ``parts`` contiguous ranges (fewer if a range
+    would hold less than one search page of ids), sized so that at uniform id density both
+    finish together: the list reads ``list_head_start`` records at once (the free slots of its
+    burst window) and then ``list_rate`` a second, search ``search_rate`` a second. No search
+    range if its share is under one page.
     """
     span = max_id - first + 1
     if span <= 0 or search_rate <= 0:
         return [], first
-    cut = first + int(span * search_rate / (list_rate + search_rate))
+    paced = max(0, span - list_head_start)
+    cut = first + int(paced * search_rate / (list_rate + search_rate))
     parts = min(max(1, parts), (cut - first) // SEARCH_PAGE_MAX)
     if parts < 1:
         return [], first
@@ -141,7 +151,9 @@ class FullListing:
     def __iter__(self) -> Iterator[list[dict]]:
         listing = self._listing
         read_page = listing.page_reader(self.object_type, self.props, LIST_PAGE_MAX, False)
+        started = time.monotonic()
         data, records = read_page(None)
+        latency_s = time.monotonic() - started  # this page's calls, one after another
         yield records
         after = next_after(data)
         if not after:
@@ -151,7 +163,7 @@ class FullListing:
         if codec is None or first is None or self.max_id is None:
             yield from listing.iter_after(read_page, after, None, self.max_id, self.concurrency)
             return
-        self.search_ranges, list_from = self._split(first, self.max_id)
+        self.search_ranges, list_from = self._split(first, self.max_id, latency_s)
         if not self.search_ranges:
             yield from listing.iter_after(read_page, after, codec, self.max_id, self.concurrency)
             return
@@ -170,11 +182,12 @@ class FullListing:
         self._stats.add("search_partitions", len(self.search_ranges))
         yield from concurrent_pages(producers)
 
-    def _split(self, first: int, max_id: int) -> tuple[list[IdRange], int]:
+    def _split(self, first: int, max_id: int, latency_s: float) -> tuple[list[IdRange], int]:
         if len(self.props) > self._settings.full_load_search_max_properties:
             return [], first
         calls = self._listing.calls_per_page(self.object_type, self.props, LIST_PAGE_MAX)
-        rates = listing_rates(self._settings, calls)
+        rates = listing_rates(self._settings, calls, latency_s / calls)
         if rates is None:
             return [], first
-        return split_id_space(first, max_id, *rates, self._settings.search_concurrency)
+        head_start = self._listing.free_list_calls() // calls * LIST_PAGE_MAX
+        return split_id_space(first, max_id, *rates, self._settings.search_concurrency, head_start)

@@ -207,12 +207,6 @@ def budget_limits(name: str, settings: HubSpotSettings) -> tuple[int, float]:
     }[name]
 
 
-def budget_rate(name: str, settings: HubSpotSettings) -> float | None:
-    """Requests per second the budget ``name`` allows (None: not paced)."""
-    max_calls, interval_s = budget_limits(name, settings)
-    return max_calls / interval_s if max_calls and interval_s > 0 else None
-
-
 def _json_body(endpoint: str, status: int, text: str) -> dict:
     """The parsed body of a 2xx response (``{}`` when empty; a bare list becomes ``results``)."""
     if status == 204 or not text.strip():
