@@ -96,6 +96,15 @@ class ScoringSqlOperator(BaseOperator):
         log.info("scoring %s: %d statements on %s", self.step, len(statements), store.dialect)
         return {"step": self.step, "statements": len(statements), "snapshot_id": snapshot_id}
 
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage (optional provider): the ``hs_*`` tables the SQL file reads and writes."""
+        from hubspot_etl.operators.lineage import scoring_lineage
+
+        return scoring_lineage(self.object_config, sql=self.sql)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return self.get_openlineage_facets_on_start()
+
 
 class ScoringPrepareOperator(BaseOperator):
     """Seed the mapping, materialise the snapshot's inputs, open the snapshot."""
@@ -111,7 +120,20 @@ class ScoringPrepareOperator(BaseOperator):
         from hubspot_etl.operators.failures import fail_fast_on_setup_errors
 
         with fail_fast_on_setup_errors(self.object_config):
-            return self._prepare(context)
+            self._prepared = self._prepare(context)  # kept for the OpenLineage complete facets
+        return self._prepared
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage (optional provider): the synced tables read, the scoring tables filled."""
+        from hubspot_etl.operators.lineage import scoring_lineage
+
+        return scoring_lineage(self.object_config)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """As on start, with the input rows this snapshot copied."""
+        from hubspot_etl.operators.lineage import scoring_lineage
+
+        return scoring_lineage(self.object_config, prepared=getattr(self, "_prepared", None))
 
     def _prepare(self, context: Any) -> dict[str, Any]:
         from hubspot_etl.scoring.mapping import load_mapping

@@ -112,7 +112,32 @@ class HubSpotSyncStepOperator(BaseOperator):
         ti = context["ti"]
         args = [_from_xcom(task_id, self._pull(ti, task_id)) for task_id in self.inputs]
         with fail_fast_on_setup_errors(self.object_config):
-            return _to_xcom(_step_function(self.step)(ctx, *args))
+            result = _to_xcom(_step_function(self.step)(ctx, *args))
+        self._keep_for_lineage(ctx, dict(zip(self.inputs, args, strict=True)), result)
+        return result
+
+    # ---------------------------------------------------------------- OpenLineage (optional)
+    def get_openlineage_facets_on_start(self) -> Any:
+        """The OpenLineage provider's start facets: the datasets the config names
+        (:mod:`hubspot_etl.operators.lineage`); None where the provider is not installed."""
+        return self._lineage(None)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """The complete facets: dataset names and row counts from what ``execute`` kept."""
+        return self._lineage(getattr(self, "_lineage_run", None))
+
+    def _keep_for_lineage(self, ctx: StepContext, inputs: dict[str, Any], result: dict[str, Any]) -> None:
+        from hubspot_etl.operators.lineage import StepRun
+
+        self._lineage_run = StepRun(ctx, inputs, result)
+
+    def _lineage(self, run: Any) -> Any:
+        from hubspot_etl.operators import lineage
+
+        if not lineage.provider_available():
+            return None
+        inputs, outputs = lineage.step_datasets(self.step, self.object_config, run)
+        return lineage.operator_lineage(inputs, outputs)
 
     def _pull(self, ti: Any, task_id: str) -> dict[str, Any]:
         value = ti.xcom_pull(task_ids=self._sibling(task_id))
@@ -173,7 +198,9 @@ class HubSpotExtractOperator(HubSpotSyncStepOperator):
 
         ctx, plan = self._context_and_plan(context)
         with fail_fast_on_setup_errors(self.object_config):
-            return _to_xcom(bulk_export.finish(ctx, plan, dict(event or {})))
+            result = _to_xcom(bulk_export.finish(ctx, plan, dict(event or {})))
+        self._keep_for_lineage(ctx, {PREPARE: plan}, result)
+        return result
 
     def _context_and_plan(self, context: Any) -> tuple[StepContext, Any]:
         plan = _from_xcom(PREPARE, self._pull(context["ti"], PREPARE))
