@@ -33,8 +33,8 @@ def associations(ctx: StepContext, plan: Plan, manifest: Manifest) -> Associatio
     association is added, removed or relabelled, so only this catches such a change. That costs
     about ``ceil(live records / 1,000)`` batch reads per target and no listing (the warehouse
     knows the live ids). Otherwise only the extracted records' associations are refreshed.
-    Only differences are written. A full run listed through the list and search APIs read
-    them during extract already (:mod:`.association_prefetch`): they are only written here.
+    Only differences are written. A full run listed through the list and search APIs has
+    read and written them during extract already (:mod:`.association_prefetch`).
     """
     scope = plan.association_scope
     if not plan.associations:
@@ -50,10 +50,11 @@ def associations(ctx: StepContext, plan: Plan, manifest: Manifest) -> Associatio
         from hubspot_etl.sync.bulk_export import refresh_from_export
 
         counts, changed, _ = refresh_from_export(ctx, hook, warehouse, plan, manifest)
-    elif manifest.association_prefetch and plan.mode == FULL:  # read during extract
-        from hubspot_etl.sync.association_prefetch import write_prefetched
-
-        counts, changed = write_prefetched(ctx, warehouse, plan, manifest.association_prefetch)
+    elif manifest.associations_done and plan.mode == FULL:  # read and written during extract
+        counts, changed = (
+            dict(manifest.associations_done["counts"]),
+            int(manifest.associations_done["changed"]),
+        )
     else:
         counts, changed = refresh_associations(ctx, hook, warehouse, plan, plan.associations, ids)
     refresh = AssociationRefresh(

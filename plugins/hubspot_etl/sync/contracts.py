@@ -157,8 +157,9 @@ class Manifest:
     #: ``[lo, hi)`` id ranges a full run read only through search: an id missing there is not
     #: known to be gone until a batch read says so (see sync.reconcile)
     search_ranges: list[tuple[int, int]] = field(default_factory=list)
-    #: a full run's associations, read during extract (see sync.association_prefetch)
-    association_prefetch: list[Part] = field(default_factory=list)
+    #: a full run's associations, read and written during extract: ``{"counts": rows per
+    #: target, "changed": rows changed}``, ``{}`` if not (see sync.association_prefetch)
+    associations_done: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -173,7 +174,7 @@ class Manifest:
             "method": self.method,
             "association_parts": [part.as_dict() for part in self.association_parts],
             "search_ranges": [[lo, hi] for lo, hi in self.search_ranges],
-            "association_prefetch": [part.as_dict() for part in self.association_prefetch],
+            "associations_done": self.associations_done,
         }
 
     @classmethod
@@ -191,7 +192,7 @@ class Manifest:
             method=value.get("method", "list"),
             association_parts=[Part.from_dict(part) for part in value.get("association_parts") or []],
             search_ranges=[(int(lo), int(hi)) for lo, hi in value.get("search_ranges") or []],
-            association_prefetch=[Part.from_dict(part) for part in value.get("association_prefetch") or []],
+            associations_done=dict(value.get("associations_done") or {}),
         )
 
 

@@ -66,7 +66,7 @@ def extract(ctx: StepContext, plan: Plan) -> Manifest:
     def fill(writer: PartWriter) -> bool:
         if prefetch is None:
             return _write_records(hook, plan, writer, plan.limit, changes, skipped, search_ranges)
-        with prefetch:  # association batch reads beside the listing (their own budget)
+        with prefetch:  # associations read and written beside the listing (their own budget)
             return _write_records(
                 hook, plan, writer, plan.limit, changes, skipped, search_ranges, prefetch.add
             )
@@ -82,7 +82,7 @@ def extract(ctx: StepContext, plan: Plan) -> Manifest:
         api_calls=hook.stats.as_dict(),
         preloaded=staged.preloaded,
         search_ranges=search_ranges,
-        association_prefetch=prefetch.parts if prefetch is not None else [],
+        associations_done=prefetch.done if prefetch is not None else {},
     )
 
 
