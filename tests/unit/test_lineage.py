@@ -100,3 +100,34 @@ def test_without_the_provider_there_is_no_lineage_and_no_error(monkeypatch):
     assert lineage.provider_available() is False
     assert lineage.operator_lineage([DatasetRef("hubspot://h", "contacts")]) is None
     assert lineage.scoring_lineage(cfg=None, sql="SELECT 1") is None  # returns before reading any config
+
+
+def test_scoring_operators_name_their_tables_in_the_destination(monkeypatch):
+    import json
+
+    from hubspot_etl.config import parse_config
+    from hubspot_etl.operators.scoring import ScoringPrepareOperator, ScoringSqlOperator
+
+    conn = {"conn_type": "postgres", "host": "db.internal", "port": 5433, "schema": "analytics"}
+    monkeypatch.setenv("AIRFLOW_CONN_HUBSPOT_WAREHOUSE", json.dumps(conn))
+    document = {
+        "objects": {"companies": {"scoring": {"enabled": True}}},
+        "defaults": {"destination": {"schema": "crm"}},
+    }
+    cfg = parse_config(document).objects[0]
+    units = ScoringSqlOperator(object_config=cfg, step="units").get_openlineage_facets_on_start()
+    assert {d.namespace for d in units.inputs + units.outputs} == {"postgres://db.internal:5433"}
+    assert [d.name for d in units.outputs] == ["analytics.crm.hs_pipeline_units_snapshot"]
+    assert "analytics.crm.hs_stage_mapping" in [d.name for d in units.inputs]
+
+    prepare = ScoringPrepareOperator(object_config=cfg)
+    prepare._prepared = {"inputs": {"hs_scoring_input_companies": 6, "hs_scoring_input_deals": 0}}
+    done = prepare.get_openlineage_facets_on_complete(None)
+    assert [d.name for d in done.inputs] == [
+        "analytics.crm.company",
+        "analytics.crm.deal",
+        "analytics.crm.deal_pipeline_stage",
+    ]
+    rows = {d.name: d.outputFacets.get("outputStatistics") for d in done.outputs}
+    assert rows["analytics.crm.hs_scoring_input_companies"].rowCount == 6
+    assert rows["analytics.crm.hs_snapshot_registry"] is None
