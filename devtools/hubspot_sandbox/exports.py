@@ -26,9 +26,17 @@ Behaviour (knobs in :class:`~hubspot_sandbox.config.SandboxConfig`, ``export_*``
   first column ``Record ID``; per associated object type (request order) a column
   ``Associated <singular label> IDs``: ids ascending joined by ``;``, at most
   ``export_association_cap`` (1,000) per row unless ``overrideAssociatedObjectsPerDefinition
-  PerRowLimit``; nothing marks a cut row (the client sees the count reach the cap). With one
+  PerRowLimit`` is true (then every association is written); nothing marks a cut row (the
+  client sees the count reach the cap). With ``includeLabeledAssociations`` true, a column
+  ``Associated <singular label> IDs (Labels)`` follows each ids column (format below). With one
   associated type and ``includePrimaryDisplayPropertyForAssociatedObjects`` not false (HubSpot's
   default), a column ``Associated <label>`` with the associated records' display names follows;
+* the three booleans ``includeLabeledAssociations``,
+  ``includePrimaryDisplayPropertyForAssociatedObjects`` and
+  ``overrideAssociatedObjectsPerDefinitionPerRowLimit`` are REQUIRED on the date-versioned
+  paths (the 2026-03 spec lists them in ``required``: a missing one is 400
+  ``VALIDATION_ERROR``) and optional on ``/crm/v3`` (the v3 spec has no ``required`` list);
+  present but not a boolean is 400 on every path;
 * more than ``export_partition_rows`` (1,000,000) rows: a ZIP of CSV files of at most that many
   rows, each with the header; fewer rows: a plain CSV, zipped (one file) when larger than
   ``export_zip_bytes`` (2 MB), as HubSpot documents;
@@ -39,6 +47,14 @@ Behaviour (knobs in :class:`~hubspot_sandbox.config.SandboxConfig`, ``export_*``
   (30) starts per rolling 24 hours, then 429 with a ``Retry-After`` of the hours left (the
   hook does not wait that long);
 * unsupported by the sandbox (400 saying so): ``LIST`` exports, ``XLS`` / ``XLSX``.
+
+The labels column's format is ASSUMED: HubSpot's spec names ``includeLabeledAssociations`` but
+no public document found shows how labels appear in the file. The sandbox writes, in the ids
+column's order, one entry per associated record, ``<id>:<labels>``, entries joined by ``;``;
+``<labels>`` are the labels of that association's types (type ids ascending) joined by ``|``,
+the unlabelled type written as the empty label. E.g. ``301:Primary|;302:`` - record 301 has
+the "Primary" and the unlabelled types, 302 the unlabelled one only. A label holding ``;``,
+``|`` or ``:`` is written as it is (a reader may then fail to parse the cell).
 """
 
 from __future__ import annotations
@@ -82,8 +98,27 @@ _ROWS_PER_LOCK = 2000  # rows read per hold of the portal lock (mutations interl
 DAY_S = 86_400.0
 
 
+LABELS_FLAG = "includeLabeledAssociations"
+DISPLAY_FLAG = "includePrimaryDisplayPropertyForAssociatedObjects"
+OVERRIDE_FLAG = "overrideAssociatedObjectsPerDefinitionPerRowLimit"
+ASSOCIATION_FLAGS = (LABELS_FLAG, DISPLAY_FLAG, OVERRIDE_FLAG)
+
+
 def _bad(message: str, **context: list[str]) -> PortalError:
     return PortalError(400, "VALIDATION_ERROR", message, context or None)
+
+
+def _flags(body: dict[str, Any], *, required: bool) -> dict[str, bool | None]:
+    """The association booleans of the request (None: absent, allowed on ``/crm/v3`` only)."""
+    flags: dict[str, bool | None] = {}
+    for name in ASSOCIATION_FLAGS:
+        value = body.get(name)
+        if value is None and required:
+            raise _bad(f"{name} is required", missingFields=[name])
+        if value is not None and not isinstance(value, bool):
+            raise _bad(f"{name} must be a boolean (got {value!r})")
+        flags[name] = value
+    return flags
 
 
 @dataclass
@@ -98,6 +133,7 @@ class ExportJob:
     names: bool
     values: bool
     display_names: bool
+    labels: bool
     cap: int | None
     predicate: Any
     requested_at: float  # portal clock: the snapshot's moment (record versions at this time)
@@ -174,7 +210,7 @@ class Exports:
         body = req.json()
         if not isinstance(body, dict):
             raise _bad("The export request must be a JSON object")
-        job = self._job(body)
+        job = self._job(body, versioned="/crm/v3/" not in req.path)
         try:
             self._count_start()
         except _RateLimited as err:
@@ -190,8 +226,9 @@ class Exports:
         links = {"status": f"{self.server.url}/crm/v3/exports/export/async/tasks/{job.id}/status"}
         return _json(202, {"id": str(job.id), "links": links})
 
-    def _job(self, body: dict[str, Any]) -> ExportJob:
-        """Validate the request as HubSpot does (the first problem found is reported)."""
+    def _job(self, body: dict[str, Any], *, versioned: bool = False) -> ExportJob:
+        """Validate the request as HubSpot does (the first problem found is reported);
+        ``versioned``: a date-versioned path, whose spec requires the association booleans."""
         export_type = str(body.get("exportType") or "VIEW").upper()
         if export_type not in ("VIEW", "LIST"):
             raise _bad(f"exportType must be VIEW or LIST (got {body.get('exportType')!r})")
@@ -228,7 +265,8 @@ class Exports:
         options = body.get("exportInternalValuesOptions") or []
         if not isinstance(options, list) or any(o not in ("NAMES", "VALUES") for o in options):
             raise _bad("exportInternalValuesOptions must be a list of NAMES and/or VALUES")
-        display = body.get("includePrimaryDisplayPropertyForAssociatedObjects")
+        flags = _flags(body, required=versioned)
+        display = flags[DISPLAY_FLAG]
         cfg = self.server.config
         return ExportJob(
             id=0,
@@ -239,9 +277,8 @@ class Exports:
             names="NAMES" in options,
             values="VALUES" in options,
             display_names=bool(display) if display is not None else len(targets) == 1,
-            cap=None
-            if body.get("overrideAssociatedObjectsPerDefinitionPerRowLimit")
-            else cfg.export_association_cap,
+            labels=bool(flags[LABELS_FLAG]),
+            cap=None if flags[OVERRIDE_FLAG] else cfg.export_association_cap,
             predicate=self._predicate(ot, body.get("publicCrmSearchRequest")),
             requested_at=self.server.portal.clock(),
         )
@@ -499,6 +536,8 @@ class _Writer:
         for target in job.associated:
             label = target.singular[:1].upper() + target.singular[1:]
             cols.append(f"Associated {label} IDs")
+            if job.labels:
+                cols.append(f"Associated {label} IDs (Labels)")
             if job.display_names:
                 cols.append(f"Associated {label}")
         return cols
@@ -573,17 +612,28 @@ class _Writer:
             value = values.get(name)
             cells.append("" if value is None else value if job.values else self.label(name, value))
         for target in job.associated:
+            pair = (ot.object_type_id, target.object_type_id)
+            types = self.portal.assoc.get(pair, {}).get(rid, {})
             linked = sorted(
-                t
-                for t in self.portal.assoc.get((ot.object_type_id, target.object_type_id), {}).get(rid, ())
-                if (linked_rec := target.records.get(t)) is not None and linked_rec.visible
+                t for t in types if (linked_rec := target.records.get(t)) is not None and linked_rec.visible
             )  # links to archived or merged-away records are hidden, as from association reads
             if job.cap:
                 linked = linked[: int(job.cap)]
             cells.append(";".join(str(t) for t in linked))
+            if job.labels:
+                cells.append(";".join(f"{t}:{self.type_labels(pair, types[t])}" for t in linked))
             if job.display_names:
                 cells.append(";".join(self.display_name(target, t) for t in linked))
         return cells
+
+    def type_labels(self, pair: tuple[str, str], type_ids: tuple[int, ...]) -> str:
+        """An association's type labels joined by ``|`` (the unlabelled type: the empty label)."""
+        defs = self.portal.labels.get(pair, {})
+        labels = []
+        for type_id in sorted(type_ids):
+            found = defs.get(type_id)
+            labels.append((found.label if found is not None else None) or "")
+        return "|".join(labels)
 
     def label(self, name: str, value: str) -> str:
         """An enumeration's option label(s) (``VALUES`` not requested); other values unchanged."""

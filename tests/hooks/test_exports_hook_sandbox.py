@@ -1,6 +1,6 @@
 """The Exports API client against the sandbox over real HTTP: start -> poll -> download -> parse
 gives exactly the records the list API gives (plus their associations), also when the export
-is partitioned into a ZIP and a row's associations were capped."""
+is partitioned into a ZIP, with each association's labels, and without the per-row cap."""
 
 from __future__ import annotations
 
@@ -63,15 +63,21 @@ def run_export(hook: HubSpotHook, props: list[str], dest: Path) -> list[Path]:
 
 
 def expected_records(srv: SandboxServer, hook: HubSpotHook, props: list[str]) -> list[dict[str, Any]]:
-    """The list API's records with the sandbox's associations (ids ascending, capped)."""
+    """The list API's records with the sandbox's associations: every one (the client asks for
+    no cap, yet reports rows reaching CAP), ids ascending, with their type labels."""
     records = [r for page in hook.iter_objects("contacts", props, concurrency=1) for r in page]
-    links: dict[str, dict[str, list[int]]] = {}
+    links: dict[str, dict[str, dict[int, list[str | None]]]] = {}
     for link in srv.portal.snapshot("contacts")["associations"]:
-        links.setdefault(link["fromId"], {}).setdefault(link["toType"], []).append(int(link["toId"]))
+        kinds = sorted(link["associationTypes"], key=lambda kind: kind["typeId"])
+        labels = [kind.get("label") for kind in kinds]
+        links.setdefault(link["fromId"], {}).setdefault(link["toType"], {})[int(link["toId"])] = labels
     for record in records:
         mine = links.get(record["id"], {})
-        full = {t: sorted(mine.get(t, [])) for t in TARGETS}
-        record["associations"] = {t: [str(i) for i in ids[:CAP]] for t, ids in full.items()}
+        full = {t: dict(sorted(mine.get(t, {}).items())) for t in TARGETS}
+        record["associations"] = {t: [str(i) for i in ids] for t, ids in full.items()}
+        record["association_labels"] = {
+            t: {str(i): labels for i, labels in ids.items()} for t, ids in full.items()
+        }
         record["associations_capped"] = [t for t, ids in full.items() if len(ids) >= CAP]
     return records
 
@@ -101,6 +107,9 @@ def test_export_gives_the_list_api_records(
     assert [r["id"] for r in got] == [r["id"] for r in want]
     assert got == want
     assert any(r["associations_capped"] == ["companies"] for r in got)
+    assert any(len(r["associations"]["companies"]) > CAP for r in got)  # the override lifted the cap
+    labelled = [labels for r in got for labels in r["association_labels"]["companies"].values()]
+    assert any(None in labels and len(labels) > 1 for labels in labelled)  # unlabelled and a label
     ours = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("hubspot_sandbox"))
     assert "/_sandbox/exports/download/" in ours  # urllib3 logged the download request ...
     assert TOKEN not in ours

@@ -212,6 +212,51 @@ def test_export_is_a_snapshot_of_the_start(gen_srv: SandboxServer, gen_api: Api)
     assert created not in ids
 
 
+FLAGS = {
+    "includeLabeledAssociations": False,
+    "includePrimaryDisplayPropertyForAssociatedObjects": False,
+    "overrideAssociatedObjectsPerDefinitionPerRowLimit": False,
+}
+
+
+@pytest.mark.parametrize("flag", sorted(FLAGS))
+def test_date_versioned_paths_require_the_association_booleans(api: Api, flag: str) -> None:
+    versioned = "/crm/exports/2026-03/export/async"
+    request = {k: v for k, v in body(**FLAGS).items() if k != flag}
+    missing = api.post(versioned, request)
+    assert missing.status_code == 400, missing.text
+    assert missing.json()["category"] == "VALIDATION_ERROR"
+    assert f"{flag} is required" in missing.json()["message"]
+    assert api.post(versioned, body(**FLAGS)).status_code == 202
+    assert api.post(START, {k: v for k, v in body().items() if k != flag}).status_code == 202  # v3: optional
+    not_boolean = api.post(START, body(**{flag: "yes"}))
+    assert not_boolean.status_code == 400
+    assert f"{flag} must be a boolean" in not_boolean.json()["message"]
+
+
+def test_labelled_associations_follow_each_ids_column(gen_srv: SandboxServer, gen_api: Api) -> None:
+    portal = gen_srv.portal
+    contact = portal.snapshot("contacts")["records"][1]["id"]
+    companies = [c["id"] for c in portal.snapshot("companies")["records"][:2]]
+    labelled = next(d for d in portal.labels[("0-1", "0-2")].values() if d.label)
+    portal.associate("contacts", contact, "companies", companies[0], type_id=labelled.type_id)
+    portal.associate("contacts", contact, "companies", companies[1])
+    (rows,) = csv_files(
+        download(complete(gen_api, start(gen_api, includeLabeledAssociations=True))["result"])
+    )
+    assert rows[0][-2:] == ["Associated Company IDs", "Associated Company IDs (Labels)"]
+    row = next(r for r in rows if r[0] == contact)
+    types = portal.assoc[("0-1", "0-2")][int(contact)]
+    expected = []
+    for company in row[-2].split(";"):
+        labels = [portal.labels[("0-1", "0-2")][t].label or "" for t in sorted(types[int(company)])]
+        expected.append(f"{company}:{'|'.join(labels)}")
+    assert row[-1] == ";".join(expected)
+    assert f"{companies[0]}:" in row[-1] and labelled.label in row[-1]
+    without = csv_files(download(complete(gen_api, start(gen_api))["result"]))[0]
+    assert without[0][-1] == "Associated Company IDs"  # no labels column unless asked
+
+
 def test_association_cap_and_override(gen_srv: SandboxServer, gen_api: Api) -> None:
     portal = gen_srv.portal
     contact = portal.snapshot("contacts")["records"][1]["id"]

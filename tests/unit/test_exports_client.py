@@ -44,6 +44,9 @@ def test_start_export_sends_a_csv_view_with_internal_names_and_values() -> None:
     assert body["associatedObjectType"] == ["0-2"]
     assert body["exportInternalValuesOptions"] == ["NAMES", "VALUES"]
     assert body["includePrimaryDisplayPropertyForAssociatedObjects"] is False
+    # required booleans of the 2026-03 spec: labels requested, the per-row cap lifted
+    assert body["includeLabeledAssociations"] is True
+    assert body["overrideAssociatedObjectsPerDefinitionPerRowLimit"] is True
 
 
 def test_status_path_follows_the_api_version() -> None:
@@ -213,12 +216,50 @@ def test_records_have_the_list_api_shape(tmp_path: Path) -> None:
         "updatedAt": "2023-11-14T22:13:20.123Z",
         "archived": False,
         "associations": {"companies": ["1", "2", "3"], "deals": []},
+        "association_labels": {},
         "associations_capped": ["companies"],
     }
     assert second["properties"]["email"] == "x,y"
     assert second["properties"]["createdate"] is None
     assert second["associations"] == {"companies": [], "deals": ["9"]}
     assert second["associations_capped"] == []
+
+
+LABELLED_HEADER = (
+    "Record ID,email,Associated Company IDs,Associated Company IDs (Labels),Associated Deal IDs\n"
+)
+
+
+def test_labels_columns_give_each_association_its_labels(tmp_path: Path) -> None:
+    path = _csv(
+        tmp_path,
+        "a.csv",
+        LABELLED_HEADER + '5,a@b.c,1;2,1:Primary|;2:,9\n6,b@b.c,,,\n7,c@b.c,3,"3:Primary|Billing contact",\n',
+    )
+    (page,) = exports.iter_export_records([path], ["email"], ["companies", "deals"])
+    five, six, seven = page
+    assert five["association_labels"] == {"companies": {"1": ["Primary", None], "2": [None]}}
+    assert five["properties"] == {"email": "a@b.c", "hs_object_id": "5"}  # no labels "property"
+    assert five["associations"] == {"companies": ["1", "2"], "deals": ["9"]}
+    assert six["association_labels"] == {"companies": {}}
+    assert seven["association_labels"] == {"companies": {"3": ["Primary", "Billing contact"]}}
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "1:Primary",  # id 2 missing
+        "2:;1:Primary",  # not the ids' order
+        "1:Primary;2:;4:",  # an id the ids column lacks
+        "1Primary;2:",  # no separator
+        "1:;1:;2:",  # an id twice
+    ],
+)
+def test_a_labels_cell_that_does_not_match_the_ids_gives_no_labels(tmp_path: Path, cell: str) -> None:
+    path = _csv(tmp_path, "a.csv", LABELLED_HEADER + f"5,a@b.c,1;2,{cell},\n")
+    (page,) = exports.iter_export_records([path], ["email"], ["companies", "deals"])
+    assert page[0]["association_labels"] == {}
+    assert page[0]["associations"]["companies"] == ["1", "2"]
 
 
 def test_pages_span_files(tmp_path: Path) -> None:

@@ -20,9 +20,17 @@ Assumptions where HubSpot's documentation is silent (the sandbox implements the 
 * One column per requested associated object type, in request order, headed
   ``Associated <label> IDs``, holding the associated record ids separated by ``;``.
   ``includePrimaryDisplayPropertyForAssociatedObjects`` is sent as false (no name columns).
-* HubSpot keeps at most 1,000 associated records per row (``EXPORT_ASSOCIATION_CAP``) and
-  does not mark a cut row; a row holding exactly the cap is reported in
-  ``associations_capped`` (it may be complete: callers re-read those records' associations).
+* The three association booleans are always sent (the 2026-03 spec requires them):
+  ``includeLabeledAssociations: true`` and ``overrideAssociatedObjectsPerDefinitionPerRowLimit:
+  true``. With labels, each ids column is followed by ``Associated <label> IDs (Labels)``
+  holding, in the ids' order, ``<id>:<label>|<label>`` entries joined by ``;`` (the unlabelled
+  type is the empty label). This file format is ASSUMED (no public document shows it); a file
+  without the column, or a cell that does not parse or does not list the ids column's ids, gives
+  no labels for that type and row, and callers re-read them through the associations API.
+* Without the override HubSpot keeps at most 1,000 associated records per row
+  (``EXPORT_ASSOCIATION_CAP``) and does not mark a cut row. The override is requested, but
+  whether HubSpot then keeps every association is unverified, so a row holding at least the cap
+  is still reported in ``associations_capped`` (callers re-read it; such rows are rare).
 * More than 1,000,000 rows, or a CSV over 2 MB, come as a ZIP; a partitioned export is a ZIP
   of several CSV files, each with its own header row, in record order.
 * ``createdAt`` / ``updatedAt`` come from the created / last-modified property columns (so
@@ -83,6 +91,7 @@ EXPORT_ASSOCIATION_CAP = 1000
 FAILED_STATES = frozenset({"CANCELED", "CONFLICT", "FAILED", "DELETED"})
 RECORD_ID_COLUMNS = ("Record ID", "hs_object_id")
 _ASSOCIATION_COLUMN = re.compile(r"^Associated (.+) IDs$")
+LABELS_SUFFIX = " (Labels)"
 _CREATED = ("createdate", "hs_createdate")
 _MODIFIED = ("hs_lastmodifieddate", "lastmodifieddate")
 _CHUNK = 1 << 20
@@ -145,8 +154,9 @@ def start_export(
     ``properties`` are exported as they are given (the caller includes the created and
     last-modified properties); ``associations`` are the associated object types (names or ids)
     whose record ids each row carries (standard types are sent as ids, see
-    :func:`export_type_ref`; the file's association columns follow this order). Needs the
-    token scope ``crm.export``.
+    :func:`export_type_ref`; the file's association columns follow this order), with their
+    association labels and without the per-row cap (see the module's notes). Needs the token
+    scope ``crm.export``.
     """
     body: dict[str, Any] = {
         "exportType": "VIEW",
@@ -157,7 +167,9 @@ def start_export(
         "associatedObjectType": [export_type_ref(a) for a in dict.fromkeys(associations)],
         "language": "EN",
         "exportInternalValuesOptions": ["NAMES", "VALUES"],
+        "includeLabeledAssociations": True,
         "includePrimaryDisplayPropertyForAssociatedObjects": False,
+        "overrideAssociatedObjectsPerDefinitionPerRowLimit": True,
     }
     data = hook._request("exports.start", "POST", _path(hook, "exports.start"), body=body)
     task_id = data.get("id")
@@ -319,6 +331,7 @@ class _Columns:
     record_id: int
     properties: list[tuple[str, int]]
     associations: list[tuple[str, int]]
+    labels: dict[str, int]  # target -> its labels column, when the file has one
     created: list[int]  # candidate columns, first non-empty wins
     modified: list[int]
 
@@ -336,6 +349,12 @@ def _columns(
             f"export file {path.name} has {len(assoc_idx)} association column(s) for "
             f"{len(associations)} requested association type(s) {associations}"
         )
+    position = {h: i for i, h in enumerate(header)}
+    labels = {
+        target: position[header[i] + LABELS_SUFFIX]
+        for target, i in zip(associations, assoc_idx, strict=True)
+        if header[i] + LABELS_SUFFIX in position
+    }
     skip = {ids[0], *assoc_idx}
     props = [(h, i) for i, h in enumerate(header) if i not in skip and not h.startswith("Associated ")]
     present = {h for h, _ in props} | {"hs_object_id"}
@@ -348,6 +367,7 @@ def _columns(
         record_id=ids[0],
         properties=props,
         associations=list(zip(associations, assoc_idx, strict=True)),
+        labels=labels,
         created=[index[n] for n in _CREATED if n in index],
         modified=[index[n] for n in modified if n in index],
     )
@@ -366,12 +386,16 @@ def _record(row: list[str], cols: _Columns, cap: int) -> dict[str, Any]:
     props: dict[str, str | None] = {name: (row[i] if row[i] != "" else None) for name, i in cols.properties}
     props["hs_object_id"] = rid
     links: dict[str, list[str]] = {}
+    labels: dict[str, dict[str, list[str | None]]] = {}
     capped: list[str] = []
     for target, i in cols.associations:
         ids = [v.strip() for v in row[i].split(";") if v.strip()]
         links[target] = ids
         if cap and len(ids) >= cap:
             capped.append(target)
+        parsed = _labels(row[cols.labels[target]], ids) if target in cols.labels else None
+        if parsed is not None:
+            labels[target] = parsed
     return {
         "id": rid,
         "properties": props,
@@ -379,8 +403,21 @@ def _record(row: list[str], cols: _Columns, cap: int) -> dict[str, Any]:
         "updatedAt": _timestamp(next((row[i] for i in cols.modified if row[i]), None)),
         "archived": False,
         "associations": links,
+        "association_labels": labels,
         "associations_capped": capped,
     }
+
+
+def _labels(cell: str, ids: list[str]) -> dict[str, list[str | None]] | None:
+    """A labels cell as ``{id: [label, ...]}`` (None: the unlabelled type), or None when it does
+    not parse or does not list exactly ``ids`` (the caller then re-reads that row)."""
+    found: dict[str, list[str | None]] = {}
+    for entry in (e for e in cell.split(";") if e.strip()):
+        rid, sep, names = entry.partition(":")
+        if not sep or not rid.strip().isdigit() or rid.strip() in found:
+            return None
+        found[rid.strip()] = [name or None for name in names.split("|")]
+    return found if list(found) == ids else None
 
 
 def iter_export_records(
@@ -394,8 +431,9 @@ def iter_export_records(
 ) -> Iterator[list[dict]]:
     """Pages of records in the SAME shape the list API's records have in this codebase
     ({"id": str, "properties": {...}, "createdAt", "updatedAt", "archived": False}), plus per
-    record "associations": {target_type: [ids...]} and "associations_capped": [target_types
-    hitting the cap].
+    record "associations": {target_type: [ids...]}, "association_labels": {target_type: {id:
+    [label or None, ...]}} (only the types whose labels the file gives for that row) and
+    "associations_capped": [target_types hitting the cap].
 
     ``properties`` holds every property column of the file (each requested one must be there;
     empty cells are None; ``hs_object_id`` is the record id). ``associations`` are the types

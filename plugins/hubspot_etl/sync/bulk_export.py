@@ -303,6 +303,7 @@ def _split_links(pages: Iterator[list[dict[str, Any]]], links: PartWriter) -> It
                 {
                     "id": record["id"],
                     "associations": record.pop("associations", {}),
+                    "association_labels": record.pop("association_labels", {}),
                     "associations_capped": record.pop("associations_capped", []),
                 }
             )
@@ -330,50 +331,84 @@ def refresh_from_export(
 ) -> tuple[dict[str, int], int, int]:
     """Write every exported record's associations from the export's association columns.
 
-    The columns hold associated ids only, so a row gets the pair's unlabeled HubSpot-defined
-    type (every association has it). Re-read through the associations API, for those records
-    only: a record whose column hit the export's cap (it may hold more), and, for a pair that
-    has labelled association types, every record with an association to that type (the column
-    does not say which labels apply). Returns (rows per target, rows changed, records).
+    Each association's types come from the export's labels column, mapped to the pair's
+    association types (one ``associations.labels`` read per pair), so the rows equal the
+    associations API's (type id, category, label). Without labels, a pair whose only type is
+    the unlabelled HubSpot-defined one gets that type. Re-read through the associations API,
+    for those records only: a record whose column reached the export's cap (it may hold more),
+    and a record whose labels the file does not give for a pair with labelled types (no labels
+    column, an unparsable cell, or a label that names no single type of the pair). Returns
+    (rows per target, rows changed, records).
     """
     counts = {target.name: 0 for target in plan.associations}
-    unlabeled = {target.api_type: _unlabeled_type(hook, plan, target) for target in plan.associations}
+    kinds = {target.api_type: _association_kinds(hook, plan, target) for target in plan.associations}
     changed = records = 0
     for part in manifest.association_parts:
         for chunk in chunks(list(read_part(part.uri)), ASSOCIATION_CHUNK):
             ids = [int(row["id"]) for row in chunk]
             records += len(ids)
             for target in plan.associations:
-                rows = _export_rows(hook, plan, target, chunk, unlabeled[target.api_type])
+                rows = _export_rows(hook, plan, target, chunk, kinds[target.api_type])
                 counts[target.name] += len(rows)
                 if warehouse is not None:
                     changed += write_associations(ctx, warehouse, plan, plan.object_ref, target, ids, rows)
     return counts, changed, records
 
 
+@dataclass(frozen=True)
+class PairTypes:
+    """A pair's association types as the rows store them.
+
+    :ivar by_label: the types by label (None: the unlabelled type); a label two types share is
+        left out, so its rows are re-read.
+    :ivar only: the pair's one type when it has no other and it is the unlabelled
+        HubSpot-defined one (every association then has it, labels or not).
+    """
+
+    by_label: dict[str | None, dict[str, Any]]
+    only: dict[str, Any] | None = None
+
+
 def _export_rows(
-    hook: HubSpotHook,
-    plan: Plan,
-    target: ObjectRef,
-    chunk: list[dict[str, Any]],
-    unlabeled: dict[str, Any] | None,
+    hook: HubSpotHook, plan: Plan, target: ObjectRef, chunk: list[dict[str, Any]], kinds: PairTypes
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     reread: list[str] = []
     for row in chunk:
-        linked = (row.get("associations") or {}).get(target.api_type) or []
-        if target.api_type in (row.get("associations_capped") or []) or (linked and unlabeled is None):
+        exported = _exported_rows(row, target.api_type, kinds)
+        if exported is None:
             reread.append(str(row["id"]))
-            continue
-        rows += [{"from_id": int(row["id"]), "to_id": int(to), **(unlabeled or {})} for to in linked]
+        else:
+            rows += exported
     if reread:
         rows += hook.iter_associations(plan.api_type, target.api_type, reread)
     return rows
 
 
-def _unlabeled_type(hook: HubSpotHook, plan: Plan, target: ObjectRef) -> dict[str, Any] | None:
-    """The type every association of the pair has, when it is the pair's only type; None when
-    the pair also has labelled types (or its types cannot be read)."""
+def _exported_rows(row: dict[str, Any], target: str, kinds: PairTypes) -> list[dict[str, Any]] | None:
+    """One exported record's association rows for ``target``, or None: re-read it."""
+    if target in (row.get("associations_capped") or []):
+        return None
+    linked = (row.get("associations") or {}).get(target) or []
+    labels = (row.get("association_labels") or {}).get(target)
+    if labels is None:  # no labels: only a pair with nothing but the unlabelled type can do
+        if linked and kinds.only is None:
+            return None
+        return [{"from_id": int(row["id"]), "to_id": int(to), **(kinds.only or {})} for to in linked]
+    rows = []
+    for to in linked:
+        for label in labels.get(str(to)) or [False]:  # False: no type given, re-read
+            kind = kinds.by_label.get(label) if label is not False else None
+            if kind is None:
+                return None
+            rows.append({"from_id": int(row["id"]), "to_id": int(to), **kind})
+    return rows
+
+
+def _association_kinds(hook: HubSpotHook, plan: Plan, target: ObjectRef) -> PairTypes:
+    """The pair's association types keyed by label (the unlabelled one by None), as the
+    associations API reports them on each association; a label two types share is left out
+    (its rows are re-read). Empty when the types cannot be read: every linked record is re-read."""
     from hubspot_etl.hooks.errors import HubSpotError
 
     try:
@@ -382,10 +417,15 @@ def _unlabeled_type(hook: HubSpotHook, plan: Plan, target: ObjectRef) -> dict[st
         log.warning(
             "association types %s -> %s unreadable (re-reading): %s", plan.object_name, target.name, exc
         )
-        return None
-    if len(types) != 1 or types[0].get("label") or types[0].get("category") != "HUBSPOT_DEFINED":
-        return None
-    return {"type_id": int(types[0]["typeId"]), "category": "HUBSPOT_DEFINED", "label": None}
+        return PairTypes({})
+    by_label: dict[str | None, list[dict[str, Any]]] = {}
+    for kind in types:
+        label = kind.get("label") or None
+        entry = {"type_id": int(kind["typeId"]), "category": str(kind.get("category")), "label": label}
+        by_label.setdefault(label, []).append(entry)
+    unique = {label: found[0] for label, found in by_label.items() if len(found) == 1}
+    only = unique.get(None) if len(types) == 1 else None
+    return PairTypes(unique, only if only is not None and only["category"] == "HUBSPOT_DEFINED" else None)
 
 
 def deadline(ctx: StepContext) -> float:
