@@ -12,12 +12,16 @@
   port to test differs from the stored connection"). :class:`ConnectionTestPortMiddleware`
   drops that ``port: 0`` from test requests of ``hubspot`` connections only; 0 is never a
   real port, so the API server's check (is the test aimed at the stored host?) is unchanged.
+* **HubSpot syncs page.** A FastAPI app (:mod:`hubspot_etl.ui.api`, mounted at
+  ``/hubspot-syncs``) and two external views: a nav entry, and a "HubSpot run report" tab of
+  every DAG run. The app is imported on its first request (:class:`LazyAsgiApp`).
 
 The module imports only Airflow's plugin base: it loads in every Airflow process.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -154,9 +158,44 @@ def _replay(messages: list[dict[str, Any]], receive: Receive) -> Receive:
     return replay
 
 
+class LazyAsgiApp:
+    """An ASGI app that imports ``module:attribute`` on its first request, so that only the
+    API server, and only once the page is used, pays for FastAPI and the warehouse code."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._app: Callable[..., Awaitable[None]] | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if self._app is None:
+            module, _, attribute = self.target.partition(":")
+            self._app = getattr(importlib.import_module(module), attribute)
+        await self._app(scope, receive, send)
+
+
+SYNCS_PAGE = "hubspot-syncs"
+
+
 class HubSpotEtlPlugin(AirflowPlugin):
     name = "hubspot_etl"
     listeners = [PoolGuard()]
     fastapi_root_middlewares = [
         {"middleware": ConnectionTestPortMiddleware, "name": "HubSpot connection test: no port 0"}
+    ]
+    fastapi_apps = [
+        {
+            "app": LazyAsgiApp("hubspot_etl.ui.api:app"),
+            "url_prefix": f"/{SYNCS_PAGE}",
+            "name": "HubSpot syncs",
+        }
+    ]
+    # hrefs are relative to the UI's base URL (no leading slash), so a proxy prefix works
+    external_views = [
+        {"name": "HubSpot syncs", "href": f"{SYNCS_PAGE}/", "url_route": SYNCS_PAGE, "destination": "nav"},
+        {
+            "name": "HubSpot run report",
+            "href": f"{SYNCS_PAGE}/?dag_id={{DAG_ID}}&run_id={{RUN_ID}}",
+            "url_route": "hubspot-run-report",
+            "destination": "dag_run",
+        },
     ]

@@ -32,6 +32,23 @@ INPUT_TABLES = (
     "hs_scoring_input_stages",
 )
 
+#: what the UI shows of ``hs_snapshot_registry`` (resources/sql/*/scoring_tables.sql)
+REGISTRY_COLUMNS = (
+    "snapshot_id",
+    "source",
+    "unit",
+    "dag_id",
+    "run_id",
+    "snapshot_at",
+    "ingest_status",
+    "scoring_status",
+    "scoring_started_at",
+    "scoring_finished_at",
+    "num_input_units",
+    "num_units",
+    "num_history_rows",
+)
+
 
 class ScoringStore:
     """The scoring tables of one destination (``warehouse``: a :class:`~hubspot_etl.warehouse.core.SqlWarehouse`)."""
@@ -250,6 +267,28 @@ class ScoringStore:
                 "n": P(num_input_units, "bigint"),
                 "version": config_version,
             },
+        )
+
+    def score_history(self, snapshots: int = 30) -> list[dict[str, Any]]:
+        """``hs_pipeline_score_history`` rows of the newest ``snapshots`` snapshots (for the UI)."""
+        if not self.table_exists("hs_pipeline_score_history"):
+            return []
+        history = self.t("hs_pipeline_score_history")
+        return self.run(
+            "SELECT H.snapshot_id, H.snapshot_at, H.unit, H.owner_id, H.combined_stage, H.num_units, "
+            f"H.total_score, H.total_amount, H.weighted_amount FROM {history} H "
+            f"JOIN (SELECT snapshot_id, MAX(snapshot_at) AS newest FROM {history} GROUP BY snapshot_id "
+            f"ORDER BY newest DESC LIMIT {int(snapshots)}) N ON N.snapshot_id = H.snapshot_id "
+            "ORDER BY H.snapshot_at, H.owner_id, H.combined_stage"
+        )
+
+    def snapshot_registry(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest ``hs_snapshot_registry`` rows, newest first (for the UI)."""
+        if not self.table_exists("hs_snapshot_registry"):
+            return []
+        return self.run(
+            f"SELECT {', '.join(REGISTRY_COLUMNS)} FROM {self.t('hs_snapshot_registry')} "
+            f"ORDER BY snapshot_at DESC LIMIT {int(limit)}"
         )
 
     def mark_failed(self, snapshot_id: str) -> None:

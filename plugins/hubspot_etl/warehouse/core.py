@@ -440,13 +440,28 @@ class SqlWarehouse(Relations, History, Leases, TableWriter, Warehouse):
                 "WHERE object_name = @o AND run_id = @r",
                 {"o": object_name, "r": run_id},
             ).rows
-        if not rows:
-            return None
-        return {c: as_document(v) if RUN_REPORT.types[c] == "json" else v for c, v in rows[0].items()}
+        return _report(rows[0]) if rows else None
+
+    def list_run_reports(self, object_name: str, limit: int = 50) -> list[dict]:
+        """The object's newest run reports, newest first (documents as Python objects; for the UI)."""
+        if not self.exists():
+            return []
+        with self.d.session() as s:
+            rows = s.execute(
+                f"SELECT {', '.join(map(self.d.quote, RUN_REPORT.names))} FROM {self._t(RUN_REPORT.name)} "
+                f"WHERE object_name = @o ORDER BY started_at DESC LIMIT {int(limit)}",
+                {"o": object_name},
+            ).rows
+        return [_report(r) for r in rows]
 
     def check_access(self, scratch_suffix: str) -> list[tuple[bool, str]]:
         """See :meth:`Warehouse.check_access`."""
         return self.d.check_access(f"_hubspot_healthcheck_{scratch_suffix}")
+
+
+def _report(row: Mapping[str, Any]) -> dict:
+    """A run report row with its JSON documents as Python objects."""
+    return {c: as_document(v) if RUN_REPORT.types[c] == "json" else v for c, v in row.items()}
 
 
 def _has_duplicate_ids(records: Sequence[Mapping]) -> bool:
