@@ -7,12 +7,13 @@ as a list-only listing, each exactly once, with part of them read through search
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import Any
 
 import pytest
 from hubspot_etl.hooks.crm import SEARCH_PAGE_MAX
-from hubspot_etl.hooks.full_listing import listing_rates, search_range_reader, split_id_space
+from hubspot_etl.hooks.full_listing import IdFrontier, search_range_reader, search_worth_it
 from hubspot_etl.hooks.hubspot import HubSpotHook
 from hubspot_etl.hooks.settings import HubSpotSettings
 from hubspot_etl.hooks.stats import HubSpotStats
@@ -66,46 +67,50 @@ def test_the_transport_shares_one_budget_per_name_and_token() -> None:
     assert search[SEARCH].max_calls == SETTINGS.search_per_second
 
 
-# ------------------------------------------------------------------ rates and the split
-def test_rates_come_from_the_configured_budgets() -> None:
+# ------------------------------------------------------------------ when search pays, and the frontier
+def test_search_is_used_only_with_both_budgets_paced_and_few_enough_properties() -> None:
     at_limits = replace(SETTINGS, rate_limit_max=190, search_per_second=5)
-    list_rate, search_rate = listing_rates(at_limits, list_calls_per_page=1)
-    assert (list_rate, search_rate) == pytest.approx((1900.0, 1000.0))
-    assert listing_rates(at_limits, list_calls_per_page=2)[0] == pytest.approx(950.0)
-    # a slot frees an interval after its call completes: latency stretches every window
-    slow = listing_rates(at_limits, list_calls_per_page=1, latency_s=0.25)
-    assert slow == pytest.approx((190 / 10.25 * 100, 5 / 1.25 * 200))
-    # search counting toward the general limit: its calls come out of the list's share
-    shared = listing_rates(replace(at_limits, search_counts_toward_rate_limit=True), 1)
-    assert shared == pytest.approx((1400.0, 1000.0))
+    assert search_worth_it(at_limits, 50)
+    assert search_worth_it(replace(at_limits, search_counts_toward_rate_limit=True), 50)
+    assert not search_worth_it(at_limits, at_limits.full_load_search_max_properties + 1)
     for off in (
         replace(at_limits, full_load_search=False),
         replace(at_limits, search_per_second=0),
         replace(at_limits, rate_limit_max=0),
     ):
-        assert listing_rates(off, 1) is None
+        assert not search_worth_it(off, 50)
 
 
-def test_split_gives_search_the_lower_share_in_contiguous_ranges() -> None:
-    ranges, list_from = split_id_space(101, 100_100, list_rate=1900, search_rate=1000, parts=3)
-    assert list_from == 101 + int(100_000 * 1000 / 2900)
-    assert len(ranges) == 3 and ranges[0][0] == 101 and ranges[-1][1] == list_from
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
-    assert all(lo < hi for lo, hi in ranges)
+def test_the_frontier_hands_out_every_id_once_from_both_ends() -> None:
+    frontier = IdFrontier(100, 1_000)
+    assert frontier.searched() is None
+    assert frontier.low(200) == (100, 300) and frontier.high(300) == (700, 1_000)
+    assert frontier.low(200) == (300, 500) and frontier.high(300) == (500, 700)
+    assert frontier.low(200) is None and frontier.high(1) is None
+    assert frontier.searched() == (100, 500)
 
 
-def test_the_list_burst_head_start_shrinks_the_search_share() -> None:
-    _, even = split_id_space(1, 100_000, 1900, 1000, 3)
-    _, head = split_id_space(1, 100_000, 1900, 1000, 3, list_head_start=18_000)
-    assert head == 1 + int(82_000 * 1000 / 2900) < even
-    assert split_id_space(1, 10_000, 1900, 1000, 3, list_head_start=18_000) == ([], 1)
+def test_the_frontier_shares_out_by_the_claimers_real_pace() -> None:
+    """Claims from many threads cover the span exactly, and search's share is one range."""
+    frontier = IdFrontier(1, 100_001)
+    claims: list[tuple[int, int]] = []
+    lock = threading.Lock()
 
+    def claim(side, size: int) -> None:
+        while (got := side(size)) is not None:
+            with lock:
+                claims.append(got)
 
-def test_split_skips_search_below_one_page_and_caps_the_parts() -> None:
-    assert split_id_space(1, 300, 1900, 1000, 3) == ([], 1)  # ~103 ids: less than one page
-    ranges, cut = split_id_space(1, 1500, 1900, 1000, 3)  # ~517 ids: two pages' worth
-    assert len(ranges) == 2 and cut == 1 + int(1500 * 1000 / 2900)
-    assert split_id_space(1, 100_000, 1900, 0, 3) == ([], 1)
+    threads = [threading.Thread(target=claim, args=(frontier.low, 200)) for _ in range(3)]
+    threads += [threading.Thread(target=claim, args=(frontier.high, 400)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = sorted(i for lo, hi in claims for i in range(lo, hi))
+    assert ids == list(range(1, 100_001))
+    lo, hi = frontier.searched()
+    assert lo == 1 and all(end <= hi or begin >= hi for begin, end in claims)
 
 
 # ------------------------------------------------------------------ search readers
@@ -177,7 +182,7 @@ def test_full_listing_reads_through_list_and_search_every_record_once(srv: Sandb
     ids = [int(r["id"]) for r in records]
     assert len(ids) == len(set(ids)) == live == len(_live(srv))
     assert {r["id"]: r["properties"] for r in records} == {k: v["properties"] for k, v in expected.items()}
-    assert len(listing.search_ranges) == 3  # search_concurrency
+    assert len(listing.search_ranges) == 1  # one contiguous range, from the lowest ids
     searched = [i for i in ids if any(lo <= i < hi for lo, hi in listing.search_ranges)]
     calls = hook.stats.as_dict()["calls"]
     assert calls["objects.search"] >= len(searched) / SEARCH_PAGE_MAX + 1  # + the id span

@@ -2,15 +2,18 @@
 
 HubSpot's specs exempt search from the ten-secondly limit: search has its own budget (5
 requests / s at 200 records a page), which a listing through the list endpoint alone (19
-requests / s at 100 records) leaves unused. A :class:`FullListing` reads the lower part of
-the id space through search, in ``search_concurrency`` id ranges, while the list endpoint's
-cursor chains read the rest, the cut chosen so both finish at about the same time given the
-hook's configured budgets (:func:`listing_rates`, :func:`split_id_space`).
+requests / s at 100 records) leaves unused. A :class:`FullListing` reads the id space up to
+the highest live id through ``search_concurrency`` search readers and ``list_concurrency``
+list cursor chains at once, each pacing on its own budget: search readers claim slices of
+about 2,000 records from the low end, list chains slices of about 4,000 from the high end
+(:class:`IdFrontier`), until they meet. So both finish together whatever their real rates
+(latency stretches the pacer's windows, the list's burst window starts full, ids are not
+evenly dense), and what search read is one contiguous id range.
 
-Why the list chains keep the top of the id space: new records get the highest ids, and search
+Why the list chains take the top of the id space: new records get the highest ids, and search
 lags writes ("it may take a few moments for newly created or updated CRM objects to appear in
 search results"), so the newest records, and every record created beyond the highest id
-HubSpot reported, are read through the list endpoint (its last range is open).
+HubSpot reported (one more open chain), are read through the list endpoint.
 
 What search-read records mean for exactness (the oracle stays exact):
 
@@ -29,7 +32,7 @@ What search-read records mean for exactness (the oracle stays exact):
 * search never returns archived records; a full listing only lists live ones (the archived
   listing is the list endpoint's, always).
 
-Search ranges page by key (``hs_object_id`` GTE the next id, LT the range's end, sorted by
+Search slices page by key (``hs_object_id`` GTE the next id, LT the range's end, sorted by
 ``hs_object_id`` ascending, a fresh query each page), never by offset: no page is ever
 beyond search's 10,000-result cap however many records a range holds, and a record archived
 meanwhile cannot shift the pages (offset paging would skip the record after it).
@@ -37,66 +40,73 @@ meanwhile cannot shift the pages (offset paging would skip the record after it).
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Callable, Iterator, Sequence
 
 from hubspot_etl.hooks.crm import LIST_PAGE_MAX, SEARCH_PAGE_MAX, CrmEndpoints, next_after, unique
-from hubspot_etl.hooks.id_cursor import split_id_range
 from hubspot_etl.hooks.object_listing import ObjectListing
 from hubspot_etl.hooks.partitioned_listing import Producer, concurrent_pages, list_chain
 from hubspot_etl.hooks.settings import HubSpotSettings
 from hubspot_etl.hooks.stats import HubSpotStats
-from hubspot_etl.hooks.transport import GENERAL, SEARCH, budget_limits, budget_names
+from hubspot_etl.hooks.transport import GENERAL, SEARCH, budget_limits
 
 IdRange = tuple[int, int]
 _ID_ASCENDING = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
 
 
-def listing_rates(
-    settings: HubSpotSettings, list_calls_per_page: int, latency_s: float = 0.0
-) -> tuple[float, float] | None:
-    """``(list records / s, search records / s)`` the hook's budgets allow; None: list only.
+def search_worth_it(settings: HubSpotSettings, properties: int) -> bool:
+    """Whether a full listing reads through search beside the list endpoint.
 
-    A budget's slot frees one interval after its call *completes* (:mod:`~hubspot_etl.hooks.pacing`),
-    so ``max_calls`` per ``interval_s`` carry ``max_calls / (interval_s + latency_s)`` calls a
-    second: at 0.3 s a call, search's 5 / s are 3.8 / s, the list's 190 / 10 s 18.4 / s.
-    None when search in full loads is off or either budget is unpaced (no rate to balance).
-    When search counts toward the general limit too, its calls are taken out of the list's
-    share (a search call still carries 200 records, twice a list page, so it pays).
+    Only when search in full loads is on, both budgets are paced (with the general budget
+    unpaced, the list alone is as fast as the network) and the object has at most
+    ``full_load_search_max_properties`` properties. When search counts toward the general
+    limit too, it still pays: a search call carries 200 records, twice a list page.
     """
-    general_max, general_s = budget_limits(GENERAL, settings)
-    search_max, search_s = budget_limits(SEARCH, settings)
-    if not settings.full_load_search or not general_max or not search_max:
-        return None
-    general = general_max / (general_s + latency_s)
-    search = search_max / (search_s + latency_s)
-    if GENERAL in budget_names(SEARCH, settings):
-        search = min(search, general / 2)
-        general -= search
-    return general * LIST_PAGE_MAX / max(1, list_calls_per_page), search * SEARCH_PAGE_MAX
+    general_max, _ = budget_limits(GENERAL, settings)
+    search_max, _ = budget_limits(SEARCH, settings)
+    return (
+        settings.full_load_search
+        and bool(general_max)
+        and bool(search_max)
+        and properties <= settings.full_load_search_max_properties
+    )
 
 
-def split_id_space(
-    first: int, max_id: int, list_rate: float, search_rate: float, parts: int, list_head_start: int = 0
-) -> tuple[list[IdRange], int]:
-    """Split ids ``[first, max_id]``: ``(search ranges [lo, hi), first id of the list chains)``.
+class IdFrontier:
+    """The ids ``[lo, hi)`` no reader has claimed yet (thread-safe).
 
-    Search takes the lower part of the span, in ``parts`` contiguous ranges (fewer if a range
-    would hold less than one search page of ids), sized so that at uniform id density both
-    finish together: the list reads ``list_head_start`` records at once (the free slots of its
-    burst window) and then ``list_rate`` a second, search ``search_rate`` a second. No search
-    range if its share is under one page.
+    Search readers claim slices from the low end, list chains from the high end, until the
+    two meet: however their real rates compare (latency, the list's burst, id density), both
+    run until the listing is done, and search's share is always the one contiguous range
+    ``[start, meeting point)``.
     """
-    span = max_id - first + 1
-    if span <= 0 or search_rate <= 0:
-        return [], first
-    paced = max(0, span - list_head_start)
-    cut = first + int(paced * search_rate / (list_rate + search_rate))
-    parts = min(max(1, parts), (cut - first) // SEARCH_PAGE_MAX)
-    if parts < 1:
-        return [], first
-    ranges = split_id_range(first, cut - 1, parts)
-    return [(lo, hi if hi is not None else cut) for lo, hi in ranges], cut
+
+    def __init__(self, lo: int, hi: int) -> None:
+        self.start, self.lo, self.hi = lo, lo, hi
+        self._lock = threading.Lock()
+
+    def low(self, size: int) -> IdRange | None:
+        """Claim up to ``size`` ids from the low end (None: nothing left)."""
+        with self._lock:
+            if self.lo >= self.hi:
+                return None
+            claimed = (self.lo, min(self.hi, self.lo + max(1, size)))
+            self.lo = claimed[1]
+            return claimed
+
+    def high(self, size: int) -> IdRange | None:
+        """Claim up to ``size`` ids from the high end (None: nothing left)."""
+        with self._lock:
+            if self.lo >= self.hi:
+                return None
+            claimed = (max(self.lo, self.hi - max(1, size)), self.hi)
+            self.hi = claimed[0]
+            return claimed
+
+    def searched(self) -> IdRange | None:
+        """The range search claimed (None: none)."""
+        with self._lock:
+            return (self.start, self.lo) if self.lo > self.start else None
 
 
 def search_range_reader(
@@ -126,8 +136,8 @@ class FullListing:
     """Every live record of one object type, through list chains and search ranges at once.
 
     Iterate it for pages (in no particular order; every record once). Once iteration has
-    planned the split, :attr:`search_ranges` holds the id ranges read only through search
-    (empty: a list-only listing, e.g. without an id cursor or with search not worth it).
+    ended, :attr:`search_ranges` holds the id range read only through search (empty: a
+    list-only listing, e.g. without an id cursor or with search not worth it).
     """
 
     def __init__(
@@ -140,54 +150,75 @@ class FullListing:
         properties: Sequence[str] | None,
         *,
         max_id: int | None,
+        live: int | None = None,
         concurrency: int | None = None,
     ) -> None:
         self._listing, self._crm, self._settings, self._stats = listing, crm, settings, stats
         self.object_type = object_type
         self.props = unique(properties or [])
-        self.max_id, self.concurrency = max_id, concurrency
+        self.max_id, self.live, self.concurrency = max_id, live, concurrency
         self.search_ranges: list[IdRange] = []
 
     def __iter__(self) -> Iterator[list[dict]]:
         listing = self._listing
         read_page = listing.page_reader(self.object_type, self.props, LIST_PAGE_MAX, False)
-        started = time.monotonic()
         data, records = read_page(None)
-        latency_s = time.monotonic() - started  # this page's calls, one after another
         yield records
         after = next_after(data)
         if not after:
             return
         codec = listing.detect_codec(records, after, self.max_id, self.concurrency)
         first = codec.start_of(after) if codec is not None else None
-        if codec is None or first is None or self.max_id is None:
-            yield from listing.iter_after(read_page, after, None, self.max_id, self.concurrency)
+        max_id = self.max_id
+        if codec is None or first is None or max_id is None or max_id < first:
+            yield from listing.iter_after(read_page, after, codec, max_id, self.concurrency)
             return
-        self.search_ranges, list_from = self._split(first, self.max_id, latency_s)
-        if not self.search_ranges:
-            yield from listing.iter_after(read_page, after, codec, self.max_id, self.concurrency)
+        if not search_worth_it(self._settings, len(self.props)):
+            yield from listing.iter_after(read_page, after, codec, max_id, self.concurrency)
             return
-        workers = listing.workers(self.concurrency)
-        list_ranges = (
-            split_id_range(list_from, self.max_id, workers)
-            if self.max_id >= list_from
-            else [(list_from, None)]
-        )
-        producers = [list_chain(read_page, codec, lo, hi) for lo, hi in list_ranges]
+        frontier = IdFrontier(first, max_id + 1)
+        span = max_id + 1 - first
+        records = min(self.live, span) if self.live else span
+        ids_per_record = span / max(1, records)
+        readers = listing.workers(self.concurrency) + max(1, self._settings.search_concurrency)
+        # small listings get small slices, so every reader has some to claim
+        fair = records // (4 * readers)
+        list_slice = max(1, round(max(LIST_PAGE_MAX, min(LIST_SLICE_RECORDS, fair)) * ids_per_record))
+        search_slice = max(1, round(max(SEARCH_PAGE_MAX, min(SEARCH_SLICE_RECORDS, fair)) * ids_per_record))
+        # records created beyond max_id while the listing runs: the list endpoint's, always
+        producers = [list_chain(read_page, codec, max_id + 1, None)]
         producers += [
-            search_range_reader(self._crm, self.object_type, self.props, lo, hi)
-            for lo, hi in self.search_ranges
+            _claiming(frontier.high, list_slice, lambda lo, hi: list_chain(read_page, codec, lo, hi))
+            for _ in range(listing.workers(self.concurrency))
         ]
-        self._stats.add("list_partitions", len(list_ranges))
-        self._stats.add("search_partitions", len(self.search_ranges))
+        producers += [
+            _claiming(
+                frontier.low,
+                search_slice,
+                lambda lo, hi: search_range_reader(self._crm, self.object_type, self.props, lo, hi),
+            )
+            for _ in range(max(1, self._settings.search_concurrency))
+        ]
+        self._stats.add("list_partitions", listing.workers(self.concurrency))
+        self._stats.add("search_partitions", max(1, self._settings.search_concurrency))
         yield from concurrent_pages(producers)
+        searched = frontier.searched()
+        self.search_ranges = [searched] if searched else []
 
-    def _split(self, first: int, max_id: int, latency_s: float) -> tuple[list[IdRange], int]:
-        if len(self.props) > self._settings.full_load_search_max_properties:
-            return [], first
-        calls = self._listing.calls_per_page(self.object_type, self.props, LIST_PAGE_MAX)
-        rates = listing_rates(self._settings, calls, latency_s / calls)
-        if rates is None:
-            return [], first
-        head_start = self._listing.free_list_calls() // calls * LIST_PAGE_MAX
-        return split_id_space(first, max_id, *rates, self._settings.search_concurrency, head_start)
+
+#: records a list chain claims at once (40 pages: one partial page per slice is the cost)
+LIST_SLICE_RECORDS = 4_000
+#: records a search reader claims at once (10 pages)
+SEARCH_SLICE_RECORDS = 2_000
+
+
+def _claiming(
+    claim: Callable[[int], IdRange | None], size: int, reader: Callable[[int, int], Producer]
+) -> Producer:
+    """A producer that keeps claiming slices with ``claim`` and reading them with ``reader``."""
+
+    def run(put: Callable[[list[dict]], None]) -> None:
+        while (claimed := claim(size)) is not None:
+            reader(*claimed)(put)
+
+    return run

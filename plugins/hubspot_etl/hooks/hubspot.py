@@ -262,6 +262,7 @@ class HubSpotHook(BaseHook):
         properties: list[str] | None = None,
         *,
         max_id: int | None,
+        live: int | None = None,
         concurrency: int | None = None,
     ) -> FullListing:
         """Every live record of ``object_type`` through list chains and search id ranges at once
@@ -274,6 +275,7 @@ class HubSpotHook(BaseHook):
             object_type,
             properties,
             max_id=max_id,
+            live=live,
             concurrency=concurrency,
         )
 

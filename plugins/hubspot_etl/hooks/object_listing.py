@@ -18,7 +18,7 @@ from hubspot_etl.hooks.crm import LIST_PAGE_MAX, CrmEndpoints, next_after, page_
 from hubspot_etl.hooks.id_cursor import IdCursorCodec, split_id_range
 from hubspot_etl.hooks.partitioned_listing import PageReader, partitioned_pages
 from hubspot_etl.hooks.stats import HubSpotStats
-from hubspot_etl.hooks.transport import GENERAL, HubSpotTransport
+from hubspot_etl.hooks.transport import HubSpotTransport
 
 _AFTER_RESERVE = 256  # URL characters reserved for the ``after`` cursor when planning property chunks
 
@@ -94,17 +94,6 @@ class ObjectListing:
         if self.workers(concurrency) <= 1 or max_id is None or not records:
             return None
         return IdCursorCodec.detect(after, max(int(r["id"]) for r in records))
-
-    def free_list_calls(self) -> int:
-        """List calls the general budget would allow right now without waiting."""
-        budget = self._transport.budgets("objects.list")[GENERAL]
-        return max(0, budget.max_calls - budget.used()) if budget.enabled else 0
-
-    def calls_per_page(self, object_type: str, props: list[str], page_size: int) -> int:
-        """General-budget calls one list page of ``props`` costs (property chunks, or list + batch read)."""
-        path = self._crm.path("objects.list", object_type=object_type)
-        chunks = self.property_chunks(path, props, page_size, False)
-        return len(chunks) if chunks is not None and len(chunks) <= 2 else 2
 
     def page_reader(self, object_type: str, props: list[str], page_size: int, archived: bool) -> PageReader:
         """``read(after) -> (raw first response, records with every property)`` for one listing."""

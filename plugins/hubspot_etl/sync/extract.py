@@ -165,7 +165,7 @@ def _write_records(
     if plan.mode == FULL:
         # ``limit`` runs page serially so they always keep the first records by id
         concurrency = 1 if limit is not None else None
-        records = _full_records(hook, plan, max_id, concurrency, search_ranges, on_page)
+        records = _full_records(hook, plan, (expected, max_id), concurrency, search_ranges, on_page)
     else:
         records = _modified_records(hook, plan, skipped)
     return write_batches(records, writer, limit, changes, Progress(f"extract {plan.object_name}", expected))
@@ -261,23 +261,23 @@ def _id_span(hook: HubSpotHook, plan: Plan) -> tuple[int | None, int | None]:
 def _full_records(
     hook: HubSpotHook,
     plan: Plan,
-    max_id: int | None,
+    span: tuple[int | None, int | None],
     concurrency: int | None,
     search_ranges: list[tuple[int, int]],
     on_page: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Every live record, through list chains and search id ranges at once
     (:mod:`hubspot_etl.hooks.full_listing`); the ranges search read go to ``search_ranges``,
-    every page to ``on_page`` too."""
+    every page to ``on_page`` too. ``span`` is ``(live records, highest live id)``."""
+    live, max_id = span
     listing = hook.full_listing(
-        plan.api_type, properties=plan.properties, max_id=max_id, concurrency=concurrency
+        plan.api_type, properties=plan.properties, max_id=max_id, live=live, concurrency=concurrency
     )
     for page in listing:
-        if listing.search_ranges and not search_ranges:
-            search_ranges.extend(listing.search_ranges)
         if on_page is not None:
             on_page(page)
         yield page
+    search_ranges.extend(listing.search_ranges)
 
 
 #: search hits compared with the warehouse at once (one query per this many)
