@@ -35,6 +35,9 @@ def test_the_wheel_ships_the_product_and_its_resources_only(bundle: dict[str, An
         "hubspot_etl/resources/sql/bigquery/scoring_units.sql",
         "hubspot_etl/airflow_plugin.py",
         "hubspot_etl/compat.py",
+        "hubspot_etl/ui/static/index.html",
+        "hubspot_etl/ui/static/app.js",
+        "hubspot_etl/ui/static/style.css",
     ):
         assert resource in names, resource
     entry_points = _read(wheel, ".dist-info/entry_points.txt")

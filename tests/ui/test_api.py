@@ -123,3 +123,22 @@ def test_objects_runs_and_report(client: TestClient, warehouse: PostgresWarehous
     assert client.get("/api/runs/hubspot_contacts/missing", headers=auth).status_code == 404
     assert client.get("/api/runs/other_dag/r1", headers=auth).status_code == 404
     assert client.get("/api/scoring", headers=auth).json() == []  # no object scores
+
+
+def test_an_unreadable_warehouse_gives_an_error_row_without_its_message(
+    warehouse: PostgresWarehouse,
+) -> None:
+    config = parse_config({"objects": {"contacts": {}, "deals": {"destination": {"schema": "elsewhere"}}}})
+
+    def warehouse_for(destination: Any) -> Any:
+        if destination.tables_schema == "elsewhere":
+            raise ConnectionError("host db.internal user etl password hunter2 refused")
+        return warehouse
+
+    rows = {
+        r["key"]: r
+        for r in SyncsData(config, warehouse_for=warehouse_for, dag_run_state=lambda d: None).summaries()
+    }
+    assert rows["contacts"]["freshness"] == NEVER and "error" not in rows["contacts"]
+    assert rows["deals"]["freshness"] == "unknown"
+    assert "ConnectionError" in rows["deals"]["error"] and "hunter2" not in rows["deals"]["error"]

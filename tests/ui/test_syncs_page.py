@@ -194,6 +194,16 @@ def test_syncs_page_shows_the_runs(sync_env: Any, api_server: ApiServer, tmp_pat
             registry = page.locator("#snapshot-registry tbody").inner_text()
             assert all(s in registry for s in snapshots)
 
+            # the DAG run's "HubSpot run report" tab: Airflow's UI frames the page for this run
+            page.goto(
+                f"{api_server.url}/dags/hubspot_companies/runs/{quote(second.run_id, safe='')}"
+                "/plugin/hubspot-run-report"
+            )
+            framed = page.frame_locator("iframe").locator('#run-report tr[data-field="run_id"] td')
+            assert framed.inner_text(timeout=30_000) == second.run_id
+            page.goto(f"{base}?dag_id=hubspot_companies&run_id={quote(second.run_id, safe='')}")
+            page.wait_for_selector("body[data-ready]", timeout=30_000)
+
             shot = tmp_path / "hubspot-syncs.png"
             page.screenshot(path=str(shot), full_page=True)
             if target := os.environ.get("HUBSPOT_ETL_SCREENSHOT"):

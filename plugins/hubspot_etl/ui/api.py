@@ -53,7 +53,7 @@ def create_app() -> FastAPI:
 
     @api.get("/objects")
     def objects(data: Data, allowed: Allowed) -> list[dict[str, Any]]:
-        return [data.summary(obj) for obj in data.objects(allowed)]
+        return data.summaries(allowed)
 
     @api.get("/objects/{key}/runs")
     def runs(key: str, data: Data, allowed: Allowed, limit: int = 50) -> dict[str, Any]:

@@ -95,6 +95,28 @@ class SyncsData:
             self._warehouses[place] = self._warehouse_for(destination)
         return self._warehouses[place]
 
+    def summaries(self, allowed: Callable[[str], bool] = lambda dag_id: True) -> list[dict[str, Any]]:
+        """The per-object table; an object whose warehouse cannot be read gets an ``error`` row
+        (the exception's type only: a driver's message may name the host or the user)."""
+        rows = []
+        for obj in self.objects(allowed):
+            try:
+                rows.append(self.summary(obj))
+            except Exception as exc:
+                log.warning("HubSpot syncs page: cannot read %s's warehouse", obj.key, exc_info=True)
+                rows.append(
+                    {
+                        "key": obj.key,
+                        "dag_id": obj.dag_id,
+                        "destination": obj.destination.type,
+                        "schedule": obj.schedule,
+                        "freshness": "unknown",
+                        "last_run": None,
+                        "error": f"cannot read the warehouse ({type(exc).__name__}); see the API server's log",
+                    }
+                )
+        return rows
+
     def summary(self, obj: ObjectConfig, now: datetime | None = None) -> dict[str, Any]:
         """One row of the per-object table: last run, freshness, sync state."""
         warehouse = self.warehouse(obj.destination)

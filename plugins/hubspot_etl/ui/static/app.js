@@ -51,7 +51,7 @@ function total(counter) {
 function objectRow(o, onSelect) {
   const r = o.last_run || {};
   const badge = el("span", { class: `badge ${o.freshness.replace(" ", "-")}` }, o.freshness);
-  const last = o.last_run ? `${r.mode} · ${r.status} · ${when(r.finished_at)}` : "–";
+  const last = o.error || (o.last_run ? `${r.mode} · ${r.status} · ${when(r.finished_at)}` : "–");
   const calls = o.last_run ? el("div", {}, el("strong", { class: "api-total" }, fmt(total(r.api_calls))), counterList(r.api_calls)) : "–";
   const row = el(
     "tr",
