@@ -142,3 +142,11 @@ def test_an_unreadable_warehouse_gives_an_error_row_without_its_message(
     assert rows["contacts"]["freshness"] == NEVER and "error" not in rows["contacts"]
     assert rows["deals"]["freshness"] == "unknown"
     assert "ConnectionError" in rows["deals"]["error"] and "hunter2" not in rows["deals"]["error"]
+
+
+def test_objects_of_dags_the_user_may_not_read_are_left_out(client: TestClient) -> None:
+    client.app.dependency_overrides[api.dag_reader] = lambda: lambda dag_id: dag_id != "hubspot_deals"
+    auth = {"Authorization": f"Bearer {_token()}"}
+    assert [o["key"] for o in client.get("/api/objects", headers=auth).json()] == ["contacts"]
+    assert client.get("/api/objects/deals/runs", headers=auth).status_code == 404
+    assert client.get("/api/runs/hubspot_deals/r1", headers=auth).status_code == 404
