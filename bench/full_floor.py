@@ -8,7 +8,9 @@ search 5 / s, 100 ms latency); each scenario is a full load into a fresh schema 
 real step functions in a child process (``bench.worker``), as ``bench.run`` does:
 
 * ``list + search``: the hook's defaults (search in full loads on, exempt from the
-  ten-secondly window as HubSpot's specs say);
+  ten-secondly window as HubSpot's specs say; budgets 180 / 10 s and 4 searches / s);
+* ``list + search, budgets at the limits``: the same with the hook's budgets equal to
+  HubSpot's limits (190 / 10 s, 5 / s; associations 190 / 10 s) and 6 list chains;
 * ``list only, associations after``: the path before issue 15.3 — ``full_load_search: false``
   and the association batch reads in the associations step, after the load (this module's
   child patches ``AssociationPrefetch.wanted`` to False: the product has no switch for it);
@@ -52,9 +54,18 @@ from bench.run import (
 )
 
 GOAL = 0.75
+#: the hook's budgets equal to HubSpot's limits (safe: pacing.py stamps a slot at completion)
+AT_LIMITS = {
+    **HOOK_DEFAULTS,
+    "rate_limit_max": 190,
+    "search_per_second": 5,
+    "association_rate_limit_max": 190,
+    "list_concurrency": 6,  # 4 chains at ~0.2 s a page make ~17 requests / s, under the 19 allowed
+}
 #: label -> (hook settings, association reads during extract)
 SCENARIOS: dict[str, tuple[dict[str, Any], bool]] = {
     "list + search": (HOOK_DEFAULTS, True),
+    "list + search, budgets at the limits": (AT_LIMITS, True),
     "list only": ({**HOOK_DEFAULTS, "full_load_search": False}, True),
     "list only, associations after": ({**HOOK_DEFAULTS, "full_load_search": False}, False),
 }
@@ -133,24 +144,31 @@ def run_scenarios(n: int, p: int, pg_uri: str, workdir: Path) -> dict[str, Any]:
 
 def rows_of(results: dict[str, Any]) -> list[dict[str, Any]]:
     n, p, floor_s = results["n"], results["p"], results["floor"]["floor_s"]
-    both, listed, old = results["list + search"], results["list only"], results[OLD_PATH]
+    listed, old = results["list only"], results[OLD_PATH]
     size = f"{n // 1000}k×{p}" if n % 1000 == 0 else f"{n}×{p}"
-    ratio = both["wall_over_floor"]
-    return [
-        {
-            "target": f"full load at {size} at the limits ≤ {GOAL}× the list-only floor",
-            "measured": f"{ratio:.2f}× ({both['wall_s']:.1f} s; floor {floor_s:.1f} s)",
-            "goal": f"≤ {GOAL}×",
-            "met": ratio <= GOAL,
-            "note": (
-                f"old path (list only, associations after) in the same run: {old['wall_over_floor']:.2f}× "
-                f"({old['wall_s']:.1f} s); list only with the associations during extract "
-                f"{listed['wall_over_floor']:.2f}×; extract {both['step_s'].get('extract')} s vs "
-                f"{listed['step_s'].get('extract')} s list only; "
-                f"429s {both['http_429_hook']}/{both['http_429_sandbox']}"
-            ),
-        }
-    ]
+    rows = []
+    for label, budgets in (
+        ("list + search", "the hook's default budgets"),
+        ("list + search, budgets at the limits", "hook budgets = HubSpot's limits, 6 list chains"),
+    ):
+        both = results[label]
+        ratio = both["wall_over_floor"]
+        rows.append(
+            {
+                "target": f"full load at {size} at the limits ≤ {GOAL}× the list-only floor ({budgets})",
+                "measured": f"{ratio:.2f}× ({both['wall_s']:.1f} s; floor {floor_s:.1f} s)",
+                "goal": f"≤ {GOAL}×",
+                "met": ratio <= GOAL,
+                "note": (
+                    f"old path (list only, associations after) in the same run: {old['wall_over_floor']:.2f}× "
+                    f"({old['wall_s']:.1f} s); list only with the associations during extract "
+                    f"{listed['wall_over_floor']:.2f}×; extract {both['step_s'].get('extract')} s vs "
+                    f"{listed['step_s'].get('extract')} s list only; "
+                    f"429s {both['http_429_hook']}/{both['http_429_sandbox']}"
+                ),
+            }
+        )
+    return rows
 
 
 def markdown(rows: list[dict[str, Any]], results: dict[str, Any]) -> str:
