@@ -62,7 +62,12 @@ def test_other_paths_and_quoting() -> None:
         build_path("2026-09", "associations.labels", **kw) == "/crm/associations/2026-09/0-1/companies/labels"
     )
     assert build_path("v3", "objects.list", object_type="a/b?c") == "/crm/v3/objects/a%2Fb%3Fc"
-    assert len(ENDPOINTS) == 9
+    assert build_path("v3", "exports.status", task_id="7") == "/crm/v3/exports/export/async/tasks/7/status"
+    assert set(ENDPOINTS) == {
+        *("objects.list", "objects.search", "objects.batch_read", "properties", "schemas", "pipelines"),
+        *("owners", "associations.batch_read", "associations.labels"),
+        *("exports.start", "exports.status", "exports.get"),
+    }
 
 
 def test_api_version_validation() -> None:
