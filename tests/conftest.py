@@ -158,6 +158,37 @@ def write_part(tmp_path: Path) -> Callable[[list[dict], str], Path]:
     return write
 
 
+def _memoize_jsonschema_meta_check() -> None:
+    """Check each distinct JSON schema against its meta-schema once per test process.
+
+    Airflow 3.3's ``dag.test()`` re-parses and re-serialises every DAG of the bundle on each
+    call, and serialising a task resolves its params through ``jsonschema.validate``, which
+    validates the *schema itself* against the meta-schema every time: half of a test's
+    ``dag.test()`` time. Values are still validated on every call; only the check of a schema
+    that was already found valid is skipped. Deployments and the subprocess runs
+    (``airflow dags test``, the api-server) are untouched.
+    """
+    import jsonschema
+    from jsonschema import exceptions, validators
+
+    checked: set[str] = set()
+
+    def validate(instance: Any, schema: Any, cls: Any = None, *args: Any, **kwargs: Any) -> None:
+        cls = cls or validators.validator_for(schema)
+        key = f"{cls.__name__}:{json.dumps(schema, sort_keys=True, default=str)}"
+        if key not in checked:
+            cls.check_schema(schema)
+            checked.add(key)
+        error = exceptions.best_match(cls(schema, *args, **kwargs).iter_errors(instance))
+        if error is not None:
+            raise error
+
+    jsonschema.validate = validate
+
+
+_memoize_jsonschema_meta_check()
+
+
 #: test folders (or files) whose tests share files outside their temp dirs: the Airflow-minor
 #: virtualenvs and the wheel build (tests/matrix), the compose client's virtualenv. Under
 #: pytest-xdist each such group runs on one worker, one test after another.
