@@ -27,7 +27,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("full_floor", [], ["--contacts", "20000"]),
     ("incremental_skip", [], ["--contacts", "20000"]),
     ("export_cost", [], ["--contacts", "100000"]),
-    ("export_sync", [], ["--contacts", "5000"]),
+    ("export_sync", ["--contacts", "100000"], ["--contacts", "5000"]),
     ("run", ["--out", str(RESULTS / "run.json")], ["--quick", "--out", str(RESULTS / "run.json")]),
 ]
 
